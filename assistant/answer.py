@@ -1,0 +1,211 @@
+"""Answer composition: the best supporting sentences of the retrieved chunks, each cited [n].
+
+Pure functions over retrieved chunks and sentence scores: numbering, citation building and refusal
+decisions do not touch a model, so they are tested without one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.store import ScoredChunk
+from ingest.chunking import sentence_spans
+from ingest.embedding import fold
+
+from assistant.i18n import t
+
+EXAMPLE_INTENT = re.compile(
+    r"\b(exemples?|cas concrets?|initiatives?|projets?|retours? d'expériences?|qui a fait|examples?|"
+    r"bonnes pratiques|inspirants?)\b", re.IGNORECASE)
+_STOP = set(
+    "le la les un une des de du d l et en à au aux pour par sur dans avec est sont qui que quoi quel quelle "
+    "quels quelles comment pourquoi combien ce cette ces il elle ils elles on nous vous je tu se sa son ses leur "
+    "leurs y a ont été être fait faire plus moins pas ne ou où mais donc car the of and to in is what how "
+    "dont quand entre vers chez ainsi aussi tout tous toute toutes lors".split()
+)
+SNIPPET_CHARS = 320
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk: ScoredChunk
+    snippet: str
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, Any]:
+        meta = self.chunk.metadata
+        return {
+            "n": self.n,
+            "doc_id": self.chunk.doc_id,
+            "chunk_id": self.chunk.chunk_id,
+            "title": str(meta.get("title") or ""),
+            "doc_type": str(meta.get("doc_type") or ""),
+            "url": meta.get("url") or None,
+            "source": str(meta.get("path") or meta.get("source") or ""),
+            "snippet": self.snippet,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.chunk.score), 4),
+            "metadata": {k: v for k, v in meta.items() if k not in ("title", "doc_type", "url", "path")},
+        }
+
+
+@dataclass
+class Answer:
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    grounded: bool = False
+    standalone_question: str = ""
+    mode: str = "extractive"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "citations": [c.as_dict() for c in self.citations],
+            "grounded": self.grounded,
+            "standalone_question": self.standalone_question,
+            "mode": self.mode,
+        }
+
+
+@dataclass(frozen=True)
+class Sentence:
+    hit_rank: int
+    text: str
+    start: int  # offsets in the document (chunk.start + offset in the chunk)
+    end: int
+
+
+def content_terms(text: str) -> set[str]:
+    return {w[:6] for w in re.findall(r"\w+", fold(text)) if len(w) > 2 and w not in _STOP}
+
+
+def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:
+    text = " ".join(chunk.text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 4) -> list[Sentence]:
+    sentences = []
+    for rank, hit in enumerate(hits[:max_hits]):
+        title = " ".join(str(hit.metadata.get("title") or "").split())
+        for start, end in sentence_spans(hit.text):
+            text = " ".join(hit.text[start:end].split())
+            if len(text) < 25 or text.startswith("#") or len(text) > 700 or text == title:
+                continue
+            if len(text) < 80 and not text.endswith((".", "!", "?", "…", "»", ")", '"')):
+                continue  # a heading or a label, not a statement
+            sentences.append(Sentence(rank, text, hit.start + start, hit.start + end))
+    return sentences
+
+
+def lexical_overlap(question: str, text: str) -> float:
+    q = content_terms(question)
+    return len(q & content_terms(text)) / len(q) if q else 0.0
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = content_terms(a), content_terms(b)
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
+
+
+def select_sentences(sentences: Sequence[Sentence], scores: Sequence[float], *, max_sentences: int = 3,
+                     margin: float = 0.04, max_chars: int = 700) -> list[Sentence]:
+    """The best sentence, then up to max_sentences-1 near-best ones that add something new."""
+    ranked = sorted(zip(scores, range(len(sentences)), strict=True), key=lambda p: -p[0])
+    chosen: list[Sentence] = []
+    if not ranked:
+        return chosen
+    best = ranked[0][0]
+    total = 0
+    for score, i in ranked:
+        sentence = sentences[i]
+        if score < best - margin or len(chosen) >= max_sentences:
+            break
+        if any(_similar(sentence.text, c.text) for c in chosen) or total + len(sentence.text) > max_chars:
+            continue
+        chosen.append(sentence)
+        total += len(sentence.text)
+    return chosen
+
+
+def _number(hits: Sequence[ScoredChunk], used_ranks: Sequence[int]) -> dict[int, int]:
+    numbers: dict[int, int] = {}
+    for rank in used_ranks:
+        numbers.setdefault(rank, len(numbers) + 1)
+    return numbers
+
+
+def _citations(hits: Sequence[ScoredChunk], numbers: dict[int, int],
+               spans: dict[int, tuple[int, int]]) -> list[Citation]:
+    citations = []
+    for rank, n in sorted(numbers.items(), key=lambda p: p[1]):
+        hit = hits[rank]
+        start, end = spans.get(rank, (hit.start, hit.end))
+        citations.append(Citation(n=n, chunk=hit, snippet=snippet_of(hit), start=start, end=end))
+    return citations
+
+
+def compose_extractive(question: str, hits: Sequence[ScoredChunk],
+                       score_sentences: Callable[[str, list[str]], list[float]], *, lang: str = "fr",
+                       max_sentences: int = 3) -> Answer:
+    """Cited sentences from hits that the caller already judged relevant."""
+    sentences = candidate_sentences(hits)
+    if not sentences:
+        return refusal(question, hits, lang)
+    scores = score_sentences(question, [s.text for s in sentences])
+    chosen = select_sentences(sentences, scores, max_sentences=max_sentences)
+    numbers = _number(hits, [s.hit_rank for s in chosen])
+    spans: dict[int, tuple[int, int]] = {}
+    for s in chosen:
+        lo, hi = spans.get(s.hit_rank, (s.start, s.end))
+        spans[s.hit_rank] = (min(lo, s.start), max(hi, s.end))
+    text = " ".join(f"{s.text} [{numbers[s.hit_rank]}]" for s in chosen)
+    return Answer(answer=text, citations=_citations(hits, numbers, spans), grounded=True)
+
+
+def compose_examples(hits: Sequence[ScoredChunk], *, lang: str = "fr", max_examples: int = 4) -> Answer | None:
+    """A list of case examples when the question asks for examples and the hits contain some."""
+    ranks: list[int] = []
+    seen_docs: set[str] = set()
+    for rank, hit in enumerate(hits):
+        if hit.metadata.get("doc_type") == "exemple" and hit.doc_id not in seen_docs:
+            seen_docs.add(hit.doc_id)
+            ranks.append(rank)
+        if len(ranks) >= max_examples:
+            break
+    if not ranks:
+        return None
+    numbers = _number(hits, ranks)
+    lines = [t("examples_intro", lang)]
+    for rank in ranks:
+        meta = hits[rank].metadata
+        where = ", ".join(str(meta[k]) for k in ("territoire", "region") if meta.get(k))
+        year = f", {meta['annee']}" if meta.get("annee") else ""
+        summary = next((s for s in (hits[rank].text.split("\n\n") + [""])[1:2] if s), "")
+        lines.append(f"- « {meta.get('title', '')} » ({where}{year}) : {summary.strip()} [{numbers[rank]}]")
+    return Answer(answer="\n".join(lines), citations=_citations(hits, numbers, {}), grounded=True)
+
+
+def refusal(question: str, closest: Sequence[ScoredChunk], lang: str = "fr", suggest: int = 3) -> Answer:
+    """Says the corpus does not support an answer; names the closest documents, asserts nothing."""
+    titles: list[str] = []
+    kept: list[ScoredChunk] = []
+    for hit in closest:
+        title = str(hit.metadata.get("title") or "")
+        if title and title not in titles:
+            titles.append(title)
+            kept.append(hit)
+        if len(titles) >= suggest:
+            break
+    text = t("refusal", lang)
+    if titles:
+        text += " " + t("closest", lang, titles=", ".join(f"« {x} »" for x in titles))
+    citations = [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end)
+                 for i, h in enumerate(kept)]
+    return Answer(answer=text, citations=citations, grounded=False)

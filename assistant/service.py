@@ -1,0 +1,135 @@
+"""The assistant: history + question -> standalone question -> retrieval -> cited answer or refusal."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from index.retrieval import Retriever
+from index.store import ChromaStore, ScoredChunk
+from ingest.embedding import Embedder
+
+from assistant.answer import (
+    EXAMPLE_INTENT,
+    Answer,
+    Citation,
+    compose_examples,
+    compose_extractive,
+    lexical_overlap,
+    refusal,
+    snippet_of,
+)
+from assistant.condense import condense
+from assistant.errors import NotReady, question_error
+from assistant.i18n import t
+from assistant.settings import Settings
+
+LEXICAL_WEIGHT = 0.15
+# In a follow-up, the words of the new message say what is asked now: they weigh as much again.
+FOCUS_WEIGHT = 0.15
+
+
+class SentenceScorer:
+    """Scores candidate sentences against a question with the embedding model (vectors cached)."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 20000) -> None:
+        self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._query_vector: tuple[str, np.ndarray] | None = None
+        self._focus = ""
+
+    def remember_query(self, question: str, vector: np.ndarray, focus: str = "") -> None:
+        """The question's vector (already computed for retrieval) and, for a follow-up, its own words."""
+        self._query_vector = (question, vector)
+        self._focus = focus if focus and focus != question else ""
+
+    def _vectors(self, sentences: list[str]) -> np.ndarray:
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if missing:
+            for s, v in zip(missing, self.embedder.embed_passages(missing), strict=True):
+                self._cache[s] = v
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        for s in sentences:
+            self._cache.move_to_end(s)
+        return np.stack([self._cache[s] for s in sentences])
+
+    def __call__(self, question: str, sentences: list[str]) -> list[float]:
+        if self._query_vector and self._query_vector[0] == question:
+            q = self._query_vector[1]
+        else:
+            q = self.embedder.embed_queries([question])[0]
+        dense = self._vectors(sentences) @ q
+        scores = []
+        for d, s in zip(dense, sentences, strict=True):
+            score = float(d) + LEXICAL_WEIGHT * lexical_overlap(question, s)
+            if self._focus:
+                score += FOCUS_WEIGHT * lexical_overlap(self._focus, s)
+            scores.append(score)
+        return scores
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.retriever = Retriever(store, embedder)
+        self.scorer = SentenceScorer(embedder)
+
+    def warm_up(self) -> Assistant:
+        self.embedder.embed_queries(["échauffement"])
+        return self
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "chunks": self.store.count(),
+            "documents": self.store.document_count(),
+            "embedding_model": self.settings.embedding_model_label,
+            "answer_mode": self.settings.answer_mode,
+        }
+
+    def _check(self, message: str, lang: str) -> None:
+        error = question_error(message, self.settings.max_question_chars, lang)
+        if error:
+            raise error
+
+    def search(self, query: str, k: int | None = None, filters: Mapping[str, Any] | None = None,
+               lang: str = "fr") -> list[Citation]:
+        self._check(query, lang)
+        hits = self.retriever.retrieve(query.strip(), k or self.settings.top_k, filters)
+        return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end)
+                for i, h in enumerate(hits)]
+
+    def chat(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
+             lang: str = "fr") -> Answer:
+        self._check(message, lang)
+        if self.store.count() == 0:
+            raise NotReady(t("empty_index", lang), code="empty_index")
+        history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
+        standalone = condense(message, history)
+        vector = self.embedder.embed_queries([standalone])[0]
+        hits = self.retriever.retrieve(standalone, self.settings.top_k, filters, vector=vector)
+        answer = self._answer(standalone, hits, vector, lang, focus=message.strip())
+        answer.standalone_question = standalone
+        return answer
+
+    def is_relevant(self, hits: Sequence[ScoredChunk]) -> bool:
+        return bool(hits) and hits[0].score >= self.settings.refusal_threshold
+
+    def _answer(self, question: str, hits: list[ScoredChunk], vector: np.ndarray, lang: str,
+                focus: str = "") -> Answer:
+        if not self.is_relevant(hits):
+            return refusal(question, hits, lang)
+        relevant = [h for h in hits if h.score >= self.settings.refusal_threshold]
+        if EXAMPLE_INTENT.search(question):
+            examples = compose_examples(relevant, lang=lang)
+            if examples is not None:
+                return examples
+        self.scorer.remember_query(question, vector, focus)
+        return compose_extractive(question, relevant, self.scorer, lang=lang)

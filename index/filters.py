@@ -1,0 +1,98 @@
+"""Metadata filters: validated user filters -> a Chroma `where` clause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# key -> kind: "str" (equality), "list" (the metadata holds a list; match if it contains the value),
+# "int" (equality), "min"/"max" (bounds on `annee`)
+FILTER_KEYS: dict[str, str] = {
+    "doc_type": "str",
+    "region": "str",
+    "domaine": "str",
+    "type": "str",
+    "acteurs": "list",
+    "annee": "int",
+    "annee_min": "min",
+    "annee_max": "max",
+}
+
+
+class FilterError(ValueError):
+    """A filter the index does not understand; the message is shown to the user."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v not in (None, "")]
+    if isinstance(value, str) and "," in value:
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [value] if value not in (None, "") else []
+
+
+def _as_int(key: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise FilterError(f"la valeur du filtre « {key} » doit être une année (nombre entier) : {value!r}",
+                          key) from None
+
+
+def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    """Validate user filters; every value becomes a non-empty list (OR within a key, AND across keys)."""
+    clean: dict[str, list[Any]] = {}
+    for key, value in (filters or {}).items():
+        kind = FILTER_KEYS.get(key)
+        if kind is None:
+            raise FilterError(
+                f"filtre inconnu : « {key} ». Filtres acceptés : {', '.join(sorted(FILTER_KEYS))}", key)
+        values = _as_list(value)
+        if not values:
+            continue
+        if kind in ("int", "min", "max"):
+            values = [_as_int(key, v) for v in values]
+            if kind != "int" and len(values) > 1:
+                raise FilterError(f"le filtre « {key} » prend une seule valeur", key)
+        else:
+            values = [str(v) for v in values]
+        clean[key] = values
+    return clean
+
+
+def _clause(key: str, kind: str, values: list[Any]) -> dict[str, Any]:
+    if kind == "min":
+        return {"annee": {"$gte": values[0]}}
+    if kind == "max":
+        return {"annee": {"$lte": values[0]}}
+    if kind == "list":
+        parts = [{key: {"$contains": v}} for v in values]
+        return parts[0] if len(parts) == 1 else {"$or": parts}
+    return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
+
+
+def to_where(filters: Mapping[str, list[Any]]) -> dict[str, Any] | None:
+    clauses = [_clause(k, FILTER_KEYS[k], v) for k, v in filters.items()]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def matches(metadata: Mapping[str, Any], filters: Mapping[str, list[Any]]) -> bool:
+    """The same semantics as `to_where`, in Python (for stores without filtering and for tests)."""
+    for key, values in filters.items():
+        kind = FILTER_KEYS[key]
+        have = metadata.get("annee" if kind in ("min", "max") else key)
+        if kind == "min" and not (isinstance(have, int) and have >= values[0]):
+            return False
+        if kind == "max" and not (isinstance(have, int) and have <= values[0]):
+            return False
+        if kind == "list" and not (isinstance(have, list) and any(v in have for v in values)):
+            return False
+        if kind in ("str", "int") and have not in values:
+            return False
+    return True

@@ -1,0 +1,131 @@
+"""The Chroma collection where chunks live. Vectors are always passed in: the collection never embeds.
+
+Embedded mode uses a `PersistentClient` under the data dir; client/server mode an `HttpClient` to a
+`chroma run` server. The collection records the embedding model and dimension it was built with,
+and refuses vectors from another model instead of silently mixing spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ingest.models import Chunk
+
+
+class StoreError(Exception):
+    """The index cannot be used as configured (server down, model mismatch...)."""
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    metadata: dict[str, Any]
+
+
+def _chroma_metadata(chunk: Chunk) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key, value in chunk.metadata.items():
+        if isinstance(value, (list, tuple)):
+            values = [str(v) for v in value if v not in (None, "")]
+            if values:
+                meta[key] = values
+        elif isinstance(value, (str, int, float, bool)) and value != "":
+            meta[key] = value
+    meta.update({"doc_id": chunk.doc_id, "start": chunk.start, "end": chunk.end})
+    return meta
+
+
+def make_client(data_dir: Path, chroma_url: str | None = None) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+        try:
+            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                       ssl=url.scheme == "https", settings=settings)
+        except Exception as exc:  # connection refused, bad handshake...
+            raise StoreError(f"serveur Chroma injoignable à {chroma_url} : {exc}") from exc
+    path = data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+class ChromaStore:
+    def __init__(self, client: Any, collection: str, embedding_model: str, dim: int) -> None:
+        self._client = client
+        self.embedding_model = embedding_model
+        self.dim = dim
+        self._collection = client.get_or_create_collection(
+            collection,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": embedding_model, "dim": dim, "documents": 0},
+            embedding_function=None,
+        )
+        meta = self._collection.metadata or {}
+        if meta.get("embedding_model") not in (None, embedding_model) or meta.get("dim") not in (None, dim):
+            raise StoreError(
+                f"l'index « {collection} » a été construit avec le modèle {meta.get('embedding_model')} "
+                f"(dimension {meta.get('dim')}) et non {embedding_model} (dimension {dim}) : "
+                "utilisez un autre --data-dir ou supprimez l'index pour le reconstruire"
+            )
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        for i in range(0, len(chunks), 1000):
+            part = chunks[i:i + 1000]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=np.asarray(vectors[i:i + 1000], dtype=np.float32),
+                documents=[c.text for c in part],
+                metadatas=[_chroma_metadata(c) for c in part],
+            )
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        for i in range(0, len(chunk_ids), 1000):
+            self._collection.delete(ids=list(chunk_ids[i:i + 1000]))
+
+    def set_document_count(self, count: int) -> None:
+        meta = dict(self._collection.metadata or {})
+        meta["documents"] = count
+        meta.pop("hnsw:space", None)
+        self._collection.modify(metadata=meta)
+
+    def document_count(self) -> int:
+        return int((self._collection.metadata or {}).get("documents", 0))
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]:
+        if k <= 0 or self.count() == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=k,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for cid, text, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
+                                         result["distances"][0], strict=True):
+            meta = dict(meta or {})
+            hits.append(ScoredChunk(
+                chunk_id=cid, doc_id=str(meta.pop("doc_id", "")), text=text or "",
+                start=int(meta.pop("start", 0)), end=int(meta.pop("end", 0)),
+                score=1.0 - float(dist), metadata=meta,
+            ))
+        return hits

@@ -1,0 +1,127 @@
+"""Embedding: texts -> L2-normalised vectors, with the model's query/passage prompts.
+
+`SentenceTransformerEmbedder` is the real one (sentence-transformers does the encoding);
+`HashEmbedder` is a deterministic fake for fast tests whose vectors still rank by shared words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded once, explicitly, by `warm_up()` (or on first use)."""
+
+    def __init__(self, model: str | Path, *, batch_size: int = 32, device: str = "cpu") -> None:
+        self.name = str(model)
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+
+    def warm_up(self) -> SentenceTransformerEmbedder:
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.name, device=self.device, local_files_only=True)
+        return self
+
+    @property
+    def model(self):  # noqa: ANN201 - third-party type stays inside this module
+        return self.warm_up()._model
+
+    @property
+    def dim(self) -> int:
+        dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") \
+            else self.model.get_sentence_embedding_dimension()
+        return int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        kwargs = {"prompt_name": prompt_name} if prompt_name in (self.model.prompts or {}) else {}
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False, **kwargs,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "passage")
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "query")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents, unify apostrophes: « Élève’s » -> « eleve's »."""
+    text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "Oe").lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+class HashEmbedder:
+    """Deterministic fake: hashed bag of (folded, crudely stemmed) words and word bigrams.
+
+    Two texts that share words get a high cosine, unrelated ones a low one, so ranking, refusal
+    thresholds and filters can be tested without a model. Queries and passages share a space.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = f"hash-{dim}"
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @staticmethod
+    def _terms(text: str) -> list[str]:
+        words = [w[:6] for w in _WORD.findall(fold(text)) if len(w) > 2]
+        return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self._dim, dtype=np.float32)
+        for term in self._terms(text):
+            digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
+            index = int.from_bytes(digest[:4], "little") % self._dim
+            vec[index] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm else vec
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self._dim), np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text))

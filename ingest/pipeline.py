@@ -1,0 +1,136 @@
+"""The incremental ingest: paths -> documents -> chunks -> vectors -> a chunk store.
+
+Unchanged documents are skipped, changed ones re-chunked (only chunks with new content are
+embedded), documents gone from an ingested folder are pruned, and a run interrupted at any point
+is completed by the next one (see `Manifest`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ingest.chunking import Chunker
+from ingest.embedding import Embedder
+from ingest.loaders import load_path
+from ingest.manifest import Manifest, ManifestEntry
+from ingest.models import Chunk, IngestReport, SourceDocument
+
+
+@dataclass(frozen=True)
+class _Pending:
+    doc: SourceDocument
+    chunks: list[Chunk]
+    old_ids: set[str]
+    reusable: set[str]
+
+
+class ChunkStore(Protocol):
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+    def delete(self, chunk_ids: Sequence[str]) -> None: ...
+
+    def set_document_count(self, count: int) -> None: ...
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the model reads for a chunk: its title gives short chunks their context."""
+    title = str(chunk.metadata.get("title") or "")
+    if title and not chunk.text.startswith(title):
+        return f"{title}\n{chunk.text}"
+    return chunk.text
+
+
+def _under(path: str, root: Path) -> bool:
+    root_s = str(root)
+    return path == root_s or path.startswith(root_s.rstrip(os.sep) + os.sep)
+
+
+class Ingestor:
+    """Keeps a chunk store in sync with folders of documents."""
+
+    def __init__(self, chunker: Chunker, embedder: Embedder, store: ChunkStore, manifest: Manifest,
+                 *, batch_chunks: int = 256) -> None:
+        self.chunker = chunker
+        self.embedder = embedder
+        self.store = store
+        self.manifest = manifest
+        self.batch_chunks = batch_chunks
+
+    def ingest(self, paths: Sequence[Path]) -> IngestReport:
+        report = IngestReport()
+        roots = [Path(p).resolve() for p in paths]
+        seen_sources: set[str] = set()
+        failed_paths: set[str] = set()
+        todo: list[SourceDocument] = []
+        for root in roots:
+            docs, errors = load_path(root)
+            report.errors.extend(errors)
+            failed_paths.update(str(Path(e.path).resolve()) for e in errors)
+            for doc in docs:
+                if doc.source in seen_sources:
+                    continue
+                seen_sources.add(doc.source)
+                report.documents += 1
+                prev = self.manifest.get(doc.id)
+                if prev and prev.state == "done" and prev.hash == doc.hash:
+                    report.unchanged += 1
+                else:
+                    todo.append(doc)
+        self._index_documents(todo, report)
+        self._prune(roots, seen_sources, failed_paths, report)
+        self.store.set_document_count(self.manifest.count_done())
+        return report
+
+    def _index_documents(self, docs: list[SourceDocument], report: IngestReport) -> None:
+        batch: list[_Pending] = []
+        pending_chunks = 0
+        for doc in docs:
+            chunks = self.chunker.chunk(doc)
+            prev = self.manifest.get(doc.id)
+            old_ids = set(prev.chunk_ids) if prev else set()
+            # chunks of a fully written earlier version are in the store already: never embed them twice
+            reusable = old_ids if prev and prev.state == "done" else set()
+            self.manifest.put(ManifestEntry(doc.id, doc.source, self._path_of(doc), doc.hash,
+                                            tuple(sorted(old_ids | {c.id for c in chunks})), "pending"))
+            batch.append(_Pending(doc, chunks, old_ids, reusable))
+            pending_chunks += sum(1 for c in chunks if c.id not in reusable)
+            if pending_chunks >= self.batch_chunks:
+                self._flush(batch, report)
+                batch, pending_chunks = [], 0
+        if batch:
+            self._flush(batch, report)
+
+    def _flush(self, batch: list[_Pending], report: IngestReport) -> None:
+        to_embed = [c for item in batch for c in item.chunks if c.id not in item.reusable]
+        if to_embed:
+            vectors = self.embedder.embed_passages([embedding_text(c) for c in to_embed])
+            self.store.upsert(to_embed, vectors)
+            report.chunks_added += len(to_embed)
+        for item in batch:
+            stale = sorted(item.old_ids - {c.id for c in item.chunks})
+            if stale:
+                self.store.delete(stale)
+                report.chunks_removed += len(stale)
+            self.manifest.put(ManifestEntry(item.doc.id, item.doc.source, self._path_of(item.doc), item.doc.hash,
+                                            tuple(c.id for c in item.chunks), "done"))
+
+    @staticmethod
+    def _path_of(doc: SourceDocument) -> str:
+        return doc.source.split("#", 1)[0]
+
+    def _prune(self, roots: list[Path], seen: set[str], failed: set[str], report: IngestReport) -> None:
+        for entry in self.manifest.entries():
+            if entry.source in seen or entry.path in failed:
+                continue
+            if not any(_under(entry.path, root) for root in roots):
+                continue
+            if entry.chunk_ids:
+                self.store.delete(list(entry.chunk_ids))
+                report.chunks_removed += len(entry.chunk_ids)
+            self.manifest.delete(entry.doc_id)

@@ -1,0 +1,51 @@
+"""Deterministic real components for fast tests: a hash embedder, a Chroma on disk, an assistant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from assistant.service import Assistant
+from assistant.settings import Settings
+from index.store import ChromaStore
+from ingest.chunking import Chunker
+from ingest.embedding import HashEmbedder
+from ingest.manifest import Manifest
+from ingest.pipeline import Ingestor
+
+
+class CountingEmbedder(HashEmbedder):
+    """HashEmbedder that remembers every passage it embedded (to prove nothing is embedded twice)."""
+
+    def __init__(self, dim: int = 256) -> None:
+        super().__init__(dim)
+        self.passages: list[str] = []
+
+    def embed_passages(self, texts):  # type: ignore[override]
+        self.passages.extend(texts)
+        return super().embed_passages(texts)
+
+
+# With the hash embedder, on-topic questions share several words with a chunk (cosine > 0.2)
+# while off-topic ones share none (cosine ~0): this threshold separates them in the fake space.
+FAKE_THRESHOLD = 0.12
+
+
+def make_store(data_dir: Path, embedder: HashEmbedder, collection: str = "seve") -> ChromaStore:
+    client = chromadb.PersistentClient(str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    return ChromaStore(client, collection, embedder.name, embedder.dim)
+
+
+def make_ingestor(data_dir: Path, embedder: HashEmbedder | None = None, chunk_size: int = 120,
+                  store: ChromaStore | None = None) -> Ingestor:
+    embedder = embedder or CountingEmbedder()
+    store = store or make_store(data_dir, embedder)
+    return Ingestor(Chunker(embedder, chunk_size, 16), embedder, store, Manifest(data_dir / "manifest.sqlite"),
+                    batch_chunks=8)
+
+
+def make_assistant(data_dir: Path, ingestor: Ingestor, **overrides) -> Assistant:
+    settings = Settings(data_dir=data_dir, refusal_threshold=FAKE_THRESHOLD, **overrides)
+    return Assistant(settings, ingestor.embedder, ingestor.store)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import (
+    Sentence,
+    candidate_sentences,
+    compose_examples,
+    compose_extractive,
+    refusal,
+    select_sentences,
+)
+from assistant.condense import condense, is_follow_up
+from assistant.errors import InvalidInput, NotReady
+from index.store import ScoredChunk
+from tests.fakes import make_assistant, make_ingestor
+
+MINI = Path(__file__).parent / "data" / "mini"
+
+
+def hit(i, text, score=0.9, **meta):
+    return ScoredChunk(chunk_id=f"c{i}", doc_id=f"d{i}", text=text, start=100 * i, end=100 * i + len(text),
+                       score=score, metadata={"title": f"Doc {i}", **meta})
+
+
+def test_citations_are_numbered_in_order_of_use_and_map_to_chunks():
+    hits = [hit(0, "Phrase sans rapport avec la question posée ici."),
+            hit(1, "Le mécénat de compétences met des salariés à disposition. Autre chose encore ici."),
+            hit(2, "Les associations accueillent des salariés volontaires en mécénat.")]
+
+    def scores(question, sentences):
+        return [0.9 if "mécénat" in s else 0.1 for s in sentences]
+
+    answer = compose_extractive("mécénat ?", hits, scores)
+    assert answer.grounded
+    assert [c.n for c in answer.citations] == [1, 2]
+    assert [c.chunk.chunk_id for c in answer.citations] == ["c1", "c2"]
+    assert "[1]" in answer.answer and "[2]" in answer.answer and "[3]" not in answer.answer
+    first = answer.citations[0]
+    assert first.start == 100 and first.end == 100 + len("Le mécénat de compétences met des salariés à disposition.")
+
+
+def test_select_sentences_skips_near_duplicates_and_weak_ones():
+    s = [Sentence(0, "Le mécénat de compétences aide les associations locales.", 0, 10),
+         Sentence(1, "Le mécénat de compétences aide les associations locales !", 0, 10),
+         Sentence(2, "Les collectivités animent le projet de territoire commun.", 0, 10),
+         Sentence(3, "Une phrase faible sur un autre sujet entièrement.", 0, 10)]
+    chosen = select_sentences(s, [0.9, 0.89, 0.88, 0.5])
+    assert [c.hit_rank for c in chosen] == [0, 2]
+
+
+def test_short_sentences_and_headings_are_not_candidates():
+    sentences = candidate_sentences([hit(0, "## Points clés\n\nOui.\n\nUne vraie phrase assez longue pour compter.")])
+    assert [s.text for s in sentences] == ["Une vraie phrase assez longue pour compter."]
+
+
+def test_refusal_asserts_nothing_but_names_closest():
+    answer = refusal("q", [hit(0, "x"), hit(1, "y"), hit(2, "z", title="Doc 0")])
+    assert not answer.grounded and "[" not in answer.answer
+    assert "« Doc 0 »" in answer.answer and "« Doc 1 »" in answer.answer and len(answer.citations) == 2
+    assert "cannot find" in refusal("q", [], "en").answer
+
+
+def test_examples_answer_lists_records():
+    hits = [hit(0, "Jardins\n\nUne commune crée des jardins.\n\nDescription.", doc_type="exemple",
+                region="Bretagne", annee=2021, territoire="Kerbrac"), hit(1, "Texte", doc_type="fiche")]
+    answer = compose_examples(hits)
+    assert answer is not None and "« Doc 0 » (Kerbrac, Bretagne, 2021) : Une commune crée des jardins. [1]" in answer.answer
+    assert compose_examples([hits[1]]) is None
+
+
+def test_condense_follow_ups():
+    history = [{"role": "user", "content": "Qu'est-ce que le mécénat de compétences ?"},
+               {"role": "assistant", "content": "C'est ..."}]
+    assert condense("Et pour les collectivités ?", history) == \
+        "Qu'est-ce que le mécénat de compétences ? Et pour les collectivités ?"
+    assert condense("Quel est le rôle des fondations dans les alliances territoriales ?", history) == \
+        "Quel est le rôle des fondations dans les alliances territoriales ?"
+    assert condense("Et en Bretagne ?", []) == "Et en Bretagne ?"
+    assert is_follow_up("lesquels ?")
+
+
+@pytest.fixture()
+def assistant(tmp_path):
+    root = tmp_path / "c"
+    shutil.copytree(MINI, root)
+    ing = make_ingestor(tmp_path / "d")
+    ing.ingest([root])
+    return make_assistant(tmp_path / "d", ing)
+
+
+def test_chat_grounded_and_refused(assistant):
+    answer = assistant.chat("Quelle part des Français souhaitent que les organisations fassent alliance ?")
+    assert answer.grounded and "81 %" in answer.answer and "[1]" in answer.answer
+    assert answer.citations[0].chunk.metadata["title"] == "L'ODD 17 en quelques repères"
+    off = assistant.chat("Quelle est la recette du kouign-amann au beurre salé ?")
+    assert not off.grounded and "Je ne trouve pas" in off.answer
+
+
+def test_chat_follow_up_uses_history(assistant):
+    history = [{"role": "user", "content": "Parle-moi des jardins partagés du quartier des Tilleuls"},
+               {"role": "assistant", "content": "..."}]
+    answer = assistant.chat("Combien de familles ?", history)
+    assert answer.standalone_question.startswith("Parle-moi des jardins")
+    assert answer.grounded and answer.citations[0].chunk.metadata["title"] == "Jardins partagés du quartier des Tilleuls"
+
+
+def test_chat_validates_input(assistant, tmp_path):
+    with pytest.raises(InvalidInput, match="vide"):
+        assistant.chat("   ")
+    with pytest.raises(InvalidInput, match="trop longue"):
+        assistant.chat("x" * 5000)
+    empty = make_assistant(tmp_path / "empty", make_ingestor(tmp_path / "empty"))
+    with pytest.raises(NotReady, match="vide"):
+        empty.chat("Une question ?")

@@ -1,0 +1,122 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import CountingEmbedder, make_ingestor, make_store
+from tests.test_loaders import make_bad_folder
+
+MINI = Path(__file__).parent / "data" / "mini"
+
+
+def _consistent(ingestor) -> set[str]:
+    """Chroma holds exactly the chunk ids the manifest records as done, and nothing is pending."""
+    entries = ingestor.manifest.entries()
+    assert all(e.state == "done" for e in entries)
+    recorded = {cid for e in entries for cid in e.chunk_ids}
+    stored = set(ingestor.store._collection.get(include=[])["ids"])
+    assert stored == recorded
+    return stored
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    root = tmp_path / "corpus"
+    shutil.copytree(MINI, root)
+    return root
+
+
+def test_first_and_second_run(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data")
+    first = ing.ingest([corpus]).as_dict()
+    assert first["documents"] == 4 and first["chunks_added"] > 0 and first["errors"] == []
+    embedded = len(ing.embedder.passages)
+    second = ing.ingest([corpus]).as_dict()
+    assert second == {"documents": 4, "chunks_added": 0, "chunks_removed": 0, "unchanged": 4, "errors": []}
+    assert len(ing.embedder.passages) == embedded  # nothing embedded twice
+    assert ing.store.document_count() == 4
+    _consistent(ing)
+
+
+def test_changed_document_only_new_chunks_are_embedded(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data", chunk_size=40)
+    ing.ingest([corpus])
+    before = _consistent(ing)
+    target = corpus / "odd17.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\nUne phrase ajoutée à la fin du document.\n",
+                      encoding="utf-8")
+    ing.embedder.passages.clear()
+    report = ing.ingest([corpus]).as_dict()
+    assert report["unchanged"] == 3 and report["chunks_added"] >= 1
+    assert len(ing.embedder.passages) == report["chunks_added"] < len(before)
+    assert any("phrase ajoutée" in p for p in ing.embedder.passages)
+    _consistent(ing)
+
+
+def test_removed_file_and_record_are_pruned(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data")
+    ing.ingest([corpus])
+    (corpus / "mecenat.md").unlink()
+    lines = (corpus / "jardins.jsonl").read_text(encoding="utf-8").splitlines()
+    (corpus / "jardins.jsonl").write_text(lines[0] + "\n", encoding="utf-8")
+    report = ing.ingest([corpus]).as_dict()
+    assert report["documents"] == 2 and report["chunks_removed"] >= 2
+    stored = _consistent(ing)
+    docs = {m["title"] for m in ing.store._collection.get(ids=list(stored), include=["metadatas"])["metadatas"]}
+    assert "Le mécénat de compétences en bref" not in docs and "Tutorat numérique des seniors à Lyon" not in docs
+
+
+def test_other_roots_are_not_pruned(tmp_path, corpus):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.md").write_text("# Note à part\n\nUn texte indépendant sur les fondations.", encoding="utf-8")
+    ing = make_ingestor(tmp_path / "data")
+    ing.ingest([other])
+    ing.ingest([corpus])
+    assert ing.store.document_count() == 5
+
+
+def test_interrupted_run_is_completed_by_the_next(tmp_path, corpus):
+    data = tmp_path / "data"
+    ing = make_ingestor(data, chunk_size=30)
+    real_upsert, calls = ing.store.upsert, []
+
+    def upsert_then_die(chunks, vectors):
+        real_upsert(chunks, vectors)  # the chunks are written, the manifest not yet updated
+        calls.append(len(chunks))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    ing.store.upsert = upsert_then_die
+    with pytest.raises(KeyboardInterrupt):
+        ing.ingest([corpus])
+    assert any(e.state == "pending" for e in ing.manifest.entries())
+    # a new process: new objects over the same data dir
+    embedder = CountingEmbedder()
+    again = make_ingestor(data, embedder, chunk_size=30, store=make_store(data, embedder))
+    report = again.ingest([corpus]).as_dict()
+    assert report["documents"] == 4 and report["errors"] == []
+    _consistent(again)
+    fresh = make_ingestor(tmp_path / "fresh", chunk_size=30)
+    fresh.ingest([corpus])
+    assert _consistent(again) == _consistent(fresh)
+
+
+def test_bad_files_do_not_stop_the_rest(tmp_path):
+    root = tmp_path / "bad"
+    root.mkdir()
+    expected = make_bad_folder(root)
+    ing = make_ingestor(tmp_path / "data")
+    report = ing.ingest([root]).as_dict()
+    assert report["documents"] == 1 and report["chunks_added"] >= 1
+    assert {Path(e["path"]).name for e in report["errors"]} == set(expected)
+    _consistent(ing)
+
+
+def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data")
+    ing.ingest([corpus])
+    (corpus / "mecenat.md").write_bytes(b"\x00\x01binary now")
+    report = ing.ingest([corpus]).as_dict()
+    assert [Path(e["path"]).name for e in report["errors"]] == ["mecenat.md"]
+    assert report["chunks_removed"] == 0 and ing.store.document_count() == 4
