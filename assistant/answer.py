@@ -27,6 +27,7 @@ _STOP = set(
     "dont quand entre vers chez ainsi aussi tout tous toute toutes lors".split()
 )
 SNIPPET_CHARS = 320
+_FOOTNOTE = re.compile(r"(?<=\S)\[\d{1,3}\]|\s\[\d{1,3}\](?=[\s.,;:]|$)")
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 4) -> list[
     for rank, hit in enumerate(hits[:max_hits]):
         title = " ".join(str(hit.metadata.get("title") or "").split())
         for start, end in sentence_spans(hit.text):
-            text = " ".join(hit.text[start:end].split())
+            # the source's own footnote calls ("…»[1]") would read as our citation numbers
+            text = " ".join(_FOOTNOTE.sub("", hit.text[start:end]).split())
             if len(text) < 25 or text.startswith("#") or len(text) > 700 or text == title:
                 continue
             if len(text) < 80 and not text.endswith((".", "!", "?", "…", "»", ")", '"')):

@@ -37,12 +37,16 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.device = device
         self._model = None
+        self._fast_tokenizer = None
 
     def warm_up(self) -> SentenceTransformerEmbedder:
         if self._model is None:
+            quiet_transformers()
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(self.name, device=self.device, local_files_only=True)
+            backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
+            self._fast_tokenizer = backend
         return self
 
     @property
@@ -76,7 +80,26 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, "query")
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Tokens the model reads for text (no specials); long texts are fine, nothing is truncated."""
+        self.warm_up()
+        if self._fast_tokenizer is not None:
+            return len(self._fast_tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+
+def quiet_transformers() -> None:
+    """No progress bars or advisory warnings from transformers on a user's terminal."""
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # transformers is a dependency of sentence-transformers; keep going regardless
+        pass
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
