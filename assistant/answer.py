@@ -11,11 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.i18n import t
 from index.store import ScoredChunk
 from ingest.chunking import sentence_spans
 from ingest.embedding import fold
-
-from assistant.i18n import t
 
 EXAMPLE_INTENT = re.compile(
     r"\b(exemples?|cas concrets?|initiatives?|projets?|retours? d'expériences?|qui a fait|examples?|"

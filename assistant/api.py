@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from index.filters import FILTER_KEYS, FilterError
-from index.store import StoreError
 
 from assistant.deps import AssistantDep, LangDep
 from assistant.errors import SeveError
 from assistant.i18n import pick_lang, t
 from assistant.schemas import ChatRequest, ChatResponse, HealthResponse, SearchResponse
 from assistant.service import Assistant
+from index.filters import FILTER_KEYS, FilterError
+from index.store import StoreError
 
 log = logging.getLogger("seve.api")
 router = APIRouter(prefix="/api")
@@ -124,8 +124,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", t("internal", lang_of(request)))
 
 
-def create_api(assistant_factory: Callable[[], Assistant]) -> FastAPI:
-    """The API app; the assistant (and its model) is built and warmed up once, in the lifespan."""
+def create_api(assistant_factory: Callable[[], Assistant], cors_origins: Sequence[str] = ("*",)) -> FastAPI:
+    """The API app; the assistant (and its model) is built and warmed up once, in the lifespan.
+
+    CORS is open to `cors_origins` so that the widget can call the API from partner websites.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,6 +144,9 @@ def create_api(assistant_factory: Callable[[], Assistant]) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.assistant = None
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Accept-Language"])
     app.include_router(router)
     install_error_handlers(app)
     return app

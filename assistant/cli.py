@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import create_app
 
     settings = _settings(args)
-    app = create_app(lambda: make_assistant(settings))
+    app = create_app(lambda: make_assistant(settings), settings.cors_origin_list)
     print(f"Sève sur http://{args.host}:{args.port}/ (API : /api, documentation : /docs, widget : /widget)",
           file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from assistant.service import Assistant
+from assistant.settings import Settings
 from index.store import ChromaStore, make_client
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import Manifest
 from ingest.pipeline import Ingestor
-
-from assistant.service import Assistant
-from assistant.settings import Settings
 
 
 def ensure_default_model(settings: Settings, *, quiet: bool = False) -> None:

@@ -28,7 +28,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "La question est trop longue ({n} caractères, maximum {max}).",
         "en": "The question is too long ({n} characters, at most {max}).",
     },
-    "invalid_json": {"fr": "Le corps de la requête n'est pas un JSON valide.", "en": "The request body is not valid JSON."},
+    "invalid_json": {
+        "fr": "Le corps de la requête n'est pas un JSON valide.",
+        "en": "The request body is not valid JSON.",
+    },
     "invalid_request": {"fr": "Requête invalide : {details}", "en": "Invalid request: {details}"},
     "not_found": {"fr": "Ressource introuvable.", "en": "Not found."},
     "internal": {

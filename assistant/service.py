@@ -8,10 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from index.retrieval import Retriever
-from index.store import ChromaStore, ScoredChunk
-from ingest.embedding import Embedder
-
 from assistant.answer import (
     EXAMPLE_INTENT,
     Answer,
@@ -26,6 +22,9 @@ from assistant.condense import condense
 from assistant.errors import NotReady, question_error
 from assistant.i18n import t
 from assistant.settings import Settings
+from index.retrieval import Retriever
+from index.store import ChromaStore, ScoredChunk
+from ingest.embedding import Embedder
 
 LEXICAL_WEIGHT = 0.15
 # In a follow-up, the words of the new message say what is asked now: they weigh as much again.

@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEVE_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".seve"), description="Où vivent l'index, le manifeste et les modèles")
-    models_dir: Path | None = Field(default=None, description="Dossier des modèles convertis (défaut : DATA_DIR/models)")
+    models_dir: Path | None = Field(
+        default=None, description="Dossier des modèles convertis (défaut : DATA_DIR/models)")
     embedding_model: str | None = Field(
         default=None, description="Nom ou chemin d'un modèle sentence-transformers (défaut : e5-small converti)")
     chroma_url: str | None = Field(default=None, description="URL d'un serveur `chroma run` (défaut : embarqué)")
@@ -35,6 +36,11 @@ class Settings(BaseSettings):
     answer_mode: Literal["extractive"] = "extractive"
     lang: Literal["fr", "en"] = "fr"
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    cors_origins: str = Field(default="*", description="Origines autorisées pour le widget, séparées par des virgules")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @field_validator("collection")
     @classmethod

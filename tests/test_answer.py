@@ -66,7 +66,8 @@ def test_examples_answer_lists_records():
     hits = [hit(0, "Jardins\n\nUne commune crée des jardins.\n\nDescription.", doc_type="exemple",
                 region="Bretagne", annee=2021, territoire="Kerbrac"), hit(1, "Texte", doc_type="fiche")]
     answer = compose_examples(hits)
-    assert answer is not None and "« Doc 0 » (Kerbrac, Bretagne, 2021) : Une commune crée des jardins. [1]" in answer.answer
+    assert answer is not None
+    assert "« Doc 0 » (Kerbrac, Bretagne, 2021) : Une commune crée des jardins. [1]" in answer.answer
     assert compose_examples([hits[1]]) is None
 
 
@@ -103,7 +104,8 @@ def test_chat_follow_up_uses_history(assistant):
                {"role": "assistant", "content": "..."}]
     answer = assistant.chat("Combien de familles ?", history)
     assert answer.standalone_question.startswith("Parle-moi des jardins")
-    assert answer.grounded and answer.citations[0].chunk.metadata["title"] == "Jardins partagés du quartier des Tilleuls"
+    assert answer.grounded
+    assert answer.citations[0].chunk.metadata["title"] == "Jardins partagés du quartier des Tilleuls"
 
 
 def test_chat_validates_input(assistant, tmp_path):

@@ -76,7 +76,8 @@ def test_search(client):
 
 
 def test_stream(client):
-    with client.stream("POST", "/api/chat/stream", json={"message": "Quelle part des Français veut faire alliance ?"}) as r:
+    question = {"message": "Quelle part des Français veut faire alliance ?"}
+    with client.stream("POST", "/api/chat/stream", json=question) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         raw = "".join(r.iter_text())
     events = [(b.split("\n")[0][7:], json.loads(b.split("\n")[1][6:])) for b in raw.strip().split("\n\n")]

@@ -1,0 +1,82 @@
+"""The Gradio chat in a real browser: Debian's Chromium driven by Playwright against `seve serve`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import free_port, running
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+MINI = Path(__file__).parent / "data" / "mini"
+CHROMIUM = os.environ.get("SEVE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server(converted_model_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser")
+    env = {"SEVE_DATA_DIR": str(data), "SEVE_MODELS_DIR": str(converted_model_dir.parent)}
+    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(MINI)], env={**os.environ, **env},
+                   check=True, capture_output=True)
+    port = free_port()
+    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    with running(cmd, f"http://127.0.0.1:{port}/api/health", env=env, log=data / "serve.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium introuvable à {CHROMIUM} : lancez `make test` (il installe le paquet chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_gradio_chat_answers_with_sources(server, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(server + "/", wait_until="networkidle")
+    box = page.locator("#seve-question textarea")
+    box.fill("Quelle part des Français souhaitent que les organisations fassent alliance ?")
+    page.locator("#seve-send").click()
+    page.wait_for_function(
+        "() => document.querySelector('#seve-sources') && "
+        "document.querySelector('#seve-sources').innerText.includes('[1]')", timeout=60000)
+    chat = page.locator("#seve-chat").inner_text()
+    assert "81 %" in chat and "[1]" in chat
+    sources = page.locator("#seve-sources").inner_text()
+    assert "L'ODD 17 en quelques repères" in sources
+    page.screenshot(path=str(tmp_path / "gradio.png"), full_page=True)
+    page.close()
+
+
+def test_gradio_refuses_off_topic(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/", wait_until="networkidle")
+    page.locator("#seve-question textarea").fill("Quelle est la meilleure recette de crêpes ?")
+    page.locator("#seve-question textarea").press("Enter")
+    page.wait_for_function("() => document.querySelector('#seve-chat').innerText.includes('Je ne trouve pas')",
+                           timeout=60000)
+    page.close()
+
+
+def test_widget_on_a_partner_page(server, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(server + "/widget/", wait_until="networkidle")
+    page.locator("#seve-widget .btn").click()
+    page.locator("#seve-widget input").fill("Combien de familles cultivent les jardins partagés des Tilleuls ?")
+    page.locator("#seve-widget form button").click()
+    page.wait_for_function(
+        "() => { const r = document.querySelector('#seve-widget').shadowRoot;"
+        " return r.querySelector('.bot .src') !== null; }", timeout=60000)
+    bot = page.locator("#seve-widget .bot").last.inner_text()
+    assert "[1]" in bot and "Jardins partagés du quartier des Tilleuls" in bot
+    page.screenshot(path=str(tmp_path / "widget.png"))
+    page.close()
