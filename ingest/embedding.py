@@ -46,7 +46,13 @@ class SentenceTransformerEmbedder:
 
             self._model = SentenceTransformer(self.name, device=self.device, local_files_only=True)
             backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
-            self._fast_tokenizer = backend
+            if backend is not None:
+                # A private copy: encode() turns truncation on in the shared one, which would cap counts at 512.
+                from tokenizers import Tokenizer
+
+                self._fast_tokenizer = Tokenizer.from_str(backend.to_str())
+                self._fast_tokenizer.no_truncation()
+                self._fast_tokenizer.no_padding()
         return self
 
     @property

@@ -34,13 +34,14 @@ def test_usage_errors_exit_2():
     assert run(["ask"], {}).returncode == 2
 
 
+@pytest.fixture(scope="module")
+def env(converted_model_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("cli")
+    return {"SEVE_DATA_DIR": str(data), "SEVE_MODELS_DIR": str(converted_model_dir.parent)}
+
+
 @pytest.mark.integration
 class TestWithRealModel:
-    @pytest.fixture(scope="class")
-    def env(self, converted_model_dir, tmp_path_factory):
-        data = tmp_path_factory.mktemp("cli")
-        return {"SEVE_DATA_DIR": str(data), "SEVE_MODELS_DIR": str(converted_model_dir.parent)}
-
     def test_ingest_json_then_unchanged(self, env):
         first = json.loads(run(["ingest", str(MINI), "--json"], env, 0).stdout)
         assert first == {"documents": 4, "chunks_added": first["chunks_added"], "chunks_removed": 0,

@@ -90,3 +90,9 @@ def test_reingest_is_incremental(seeded, real_embedder, tmp_path):
     assert ing.ingest([corpus]).chunks_added > 0
     again = ing.ingest([corpus]).as_dict()
     assert again["chunks_added"] == 0 and again["unchanged"] == 4
+
+
+def test_token_counts_are_not_capped_after_encoding(real_embedder):
+    long_text = "Les alliances territoriales créent de la valeur partagée. " * 200
+    real_embedder.embed_passages([long_text])  # encode() enables truncation in the model's own tokenizer
+    assert real_embedder.count_tokens(long_text) > 1500
