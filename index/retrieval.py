@@ -1,14 +1,19 @@
-"""Retrieval: question -> ranked chunks (dense top-k with metadata filters)."""
+"""Retrieval: question -> ranked chunks. Dense, lexical (BM25) or hybrid (fused), with metadata filters."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from index.filters import normalize_filters, to_where
+from index.hybrid import rrf
+from index.lexical import LexicalIndex
 from index.store import ScoredChunk
+
+Mode = Literal["dense", "lexical", "hybrid"]
 
 
 class QueryEmbedder(Protocol):
@@ -19,19 +24,62 @@ class VectorIndex(Protocol):
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]: ...
 
 
+@dataclass
+class Retrieval:
+    """Ranked hits, and the best dense cosine among the candidates (what the refusal decision reads)."""
+
+    hits: list[ScoredChunk]
+    dense_best: float = -1.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    depth: int = 30
+
+
 class Retriever:
-    def __init__(self, store: VectorIndex, embedder: QueryEmbedder) -> None:
+    def __init__(self, store: VectorIndex, embedder: QueryEmbedder, lexical: LexicalIndex | None = None,
+                 mode: Mode = "dense", fusion: FusionParams | None = None) -> None:
+        if mode != "dense" and lexical is None:
+            raise ValueError(f"mode {mode!r} needs a lexical index")
         self.store = store
         self.embedder = embedder
+        self.lexical = lexical
+        self.mode = mode
+        self.fusion = fusion or FusionParams()
 
     def retrieve(self, question: str, k: int = 5, filters: Mapping[str, Any] | None = None,
-                 vector: np.ndarray | None = None) -> list[ScoredChunk]:
+                 vector: np.ndarray | None = None, mode: Mode | None = None) -> list[ScoredChunk]:
+        return self.search(question, k, filters, vector, mode).hits
+
+    def search(self, question: str, k: int = 5, filters: Mapping[str, Any] | None = None,
+               vector: np.ndarray | None = None, mode: Mode | None = None) -> Retrieval:
         """Validate the filters, then return at most k chunks, best first."""
         clean = normalize_filters(filters)
-        if vector is None:
+        mode = mode or self.mode
+        if mode != "lexical" and vector is None:
             vector = self.embedder.embed_queries([question])[0]
-        return self._retrieve(vector, k, to_where(clean))
+        return self._search(question, vector, k, clean, mode)
 
-    def _retrieve(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[ScoredChunk]:
-        hits = self.store.query(vector, k, where)
-        return sorted(hits, key=lambda h: h.score, reverse=True)
+    def _search(self, question: str, vector: np.ndarray | None, k: int, filters: dict[str, list[Any]],
+                mode: Mode) -> Retrieval:
+        if mode == "lexical":
+            assert self.lexical is not None
+            hits = self.lexical.search(question, k, filters)
+            # the relevance gate reads the dense similarity whatever the ranking mode
+            gate = self.store.query(vector, 1, to_where(filters)) if vector is not None else []
+            return Retrieval(hits, gate[0].score if gate else -1.0)
+        depth = max(k, self.fusion.depth) if mode == "hybrid" else k
+        dense = sorted(self.store.query(vector, depth, to_where(filters)), key=lambda h: -h.score)
+        best = dense[0].score if dense else -1.0
+        if mode == "dense":
+            return Retrieval(dense[:k], best)
+        assert self.lexical is not None
+        lexical = self.lexical.search(question, depth, filters)
+        fused = rrf([dense, lexical], k=self.fusion.k, weights=[self.fusion.dense_weight, self.fusion.lexical_weight],
+                    limit=k)
+        return Retrieval(fused, best)

@@ -110,6 +110,18 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._collection.count())
 
+    def all_chunks(self, offset: int = 0, limit: int = 2000) -> list[ScoredChunk]:
+        """A page of stored chunks (score 0), for rebuilding derived indexes."""
+        result = self._collection.get(offset=offset, limit=limit, include=["documents", "metadatas"])
+        return [self._hit(cid, text, meta, 0.0)
+                for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+
+    @staticmethod
+    def _hit(chunk_id: str, text: str | None, meta: dict[str, Any] | None, score: float) -> ScoredChunk:
+        meta = dict(meta or {})
+        return ScoredChunk(chunk_id=chunk_id, doc_id=str(meta.pop("doc_id", "")), text=text or "",
+                           start=int(meta.pop("start", 0)), end=int(meta.pop("end", 0)), score=score, metadata=meta)
+
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]:
         if k <= 0 or self.count() == 0:
             return []
@@ -119,13 +131,6 @@ class ChromaStore:
             where=where or None,
             include=["documents", "metadatas", "distances"],
         )
-        hits = []
-        for cid, text, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
-                                         result["distances"][0], strict=True):
-            meta = dict(meta or {})
-            hits.append(ScoredChunk(
-                chunk_id=cid, doc_id=str(meta.pop("doc_id", "")), text=text or "",
-                start=int(meta.pop("start", 0)), end=int(meta.pop("end", 0)),
-                score=1.0 - float(dist), metadata=meta,
-            ))
-        return hits
+        return [self._hit(cid, text, meta, 1.0 - float(dist))
+                for cid, text, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
+                                                 result["distances"][0], strict=True)]

@@ -9,6 +9,8 @@ from chromadb.config import Settings as ChromaSettings
 
 from assistant.service import Assistant
 from assistant.settings import Settings
+from index.hybrid import IndexWriter
+from index.lexical import LexicalIndex
 from index.store import ChromaStore
 from ingest.chunking import Chunker
 from ingest.embedding import HashEmbedder
@@ -40,12 +42,15 @@ def make_store(data_dir: Path, embedder: HashEmbedder, collection: str = "seve")
 
 def make_ingestor(data_dir: Path, embedder: HashEmbedder | None = None, chunk_size: int = 120,
                   store: ChromaStore | None = None) -> Ingestor:
+    """An ingestor writing to a real Chroma and a real lexical index (ingestor.store.vector / .lexical)."""
     embedder = embedder or CountingEmbedder()
     store = store or make_store(data_dir, embedder)
-    return Ingestor(Chunker(embedder, chunk_size, 16), embedder, store, Manifest(data_dir / "manifest.sqlite"),
+    writer = IndexWriter(store, LexicalIndex(data_dir / "lexical.sqlite"))
+    return Ingestor(Chunker(embedder, chunk_size, 16), embedder, writer, Manifest(data_dir / "manifest.sqlite"),
                     batch_chunks=8)
 
 
 def make_assistant(data_dir: Path, ingestor: Ingestor, **overrides) -> Assistant:
     settings = Settings(data_dir=data_dir, refusal_threshold=FAKE_THRESHOLD, **overrides)
-    return Assistant(settings, ingestor.embedder, ingestor.store)  # type: ignore[arg-type]
+    writer = ingestor.store
+    return Assistant(settings, ingestor.embedder, writer.vector, writer.lexical)  # type: ignore[attr-defined]

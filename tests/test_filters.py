@@ -42,7 +42,7 @@ def test_filtered_retrieval_returns_only_matching(tmp_path):
     ing.ingest([root])
     from index.retrieval import Retriever
 
-    retriever = Retriever(ing.store, ing.embedder)
+    retriever = Retriever(ing.store.vector, ing.embedder)
     for filters in ({"region": "Bretagne"}, {"acteurs": "fondation"}, {"doc_type": "exemple", "annee_max": 2020},
                     {"domaine": "Emploi et insertion"}):
         hits = retriever.retrieve("jardins seniors mécénat alliances", 10, filters)

@@ -14,8 +14,9 @@ def _consistent(ingestor) -> set[str]:
     entries = ingestor.manifest.entries()
     assert all(e.state == "done" for e in entries)
     recorded = {cid for e in entries for cid in e.chunk_ids}
-    stored = set(ingestor.store._collection.get(include=[])["ids"])
-    assert stored == recorded
+    stored = set(ingestor.store.vector._collection.get(include=[])["ids"])
+    lexical = {r[0] for r in ingestor.store.lexical._db.execute("SELECT id FROM chunks")}
+    assert stored == recorded == lexical
     return stored
 
 
@@ -34,7 +35,7 @@ def test_first_and_second_run(tmp_path, corpus):
     second = ing.ingest([corpus]).as_dict()
     assert second == {"documents": 4, "chunks_added": 0, "chunks_removed": 0, "unchanged": 4, "errors": []}
     assert len(ing.embedder.passages) == embedded  # nothing embedded twice
-    assert ing.store.document_count() == 4
+    assert ing.store.vector.document_count() == 4
     _consistent(ing)
 
 
@@ -62,7 +63,7 @@ def test_removed_file_and_record_are_pruned(tmp_path, corpus):
     report = ing.ingest([corpus]).as_dict()
     assert report["documents"] == 2 and report["chunks_removed"] >= 2
     stored = _consistent(ing)
-    docs = {m["title"] for m in ing.store._collection.get(ids=list(stored), include=["metadatas"])["metadatas"]}
+    docs = {m["title"] for m in ing.store.vector._collection.get(ids=list(stored), include=["metadatas"])["metadatas"]}
     assert "Le mécénat de compétences en bref" not in docs and "Tutorat numérique des seniors à Lyon" not in docs
 
 
@@ -73,7 +74,7 @@ def test_other_roots_are_not_pruned(tmp_path, corpus):
     ing = make_ingestor(tmp_path / "data")
     ing.ingest([other])
     ing.ingest([corpus])
-    assert ing.store.document_count() == 5
+    assert ing.store.vector.document_count() == 5
 
 
 def test_interrupted_run_is_completed_by_the_next(tmp_path, corpus):
@@ -119,4 +120,4 @@ def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path, corpus):
     (corpus / "mecenat.md").write_bytes(b"\x00\x01binary now")
     report = ing.ingest([corpus]).as_dict()
     assert [Path(e["path"]).name for e in report["errors"]] == ["mecenat.md"]
-    assert report["chunks_removed"] == 0 and ing.store.document_count() == 4
+    assert report["chunks_removed"] == 0 and ing.store.vector.document_count() == 4

@@ -39,7 +39,7 @@ def test_ingest_query_filter_and_prune(setup):
     ing, corpus = setup
     report = ing.ingest([corpus]).as_dict()
     assert report["documents"] == 4 and report["errors"] == []
-    retriever = Retriever(ing.store, ing.embedder)
+    retriever = Retriever(ing.store.vector, ing.embedder)
     hits = retriever.retrieve("jardins partagés familles", 3)
     assert hits[0].metadata["title"] == "Jardins partagés du quartier des Tilleuls"
     assert hits == sorted(hits, key=lambda h: -h.score)
@@ -47,13 +47,13 @@ def test_ingest_query_filter_and_prune(setup):
     assert all(matches(h.metadata, normalize_filters(f)) for h in retriever.retrieve("alliances", 10, f))
     (corpus / "odd17.txt").unlink()
     assert ing.ingest([corpus]).chunks_removed >= 1
-    assert ing.store.document_count() == 3
+    assert ing.store.vector.document_count() == 3
     assert all(h.metadata["title"] != "L'ODD 17 en quelques repères" for h in retriever.retrieve("ODD 17", 10))
 
 
 def test_model_mismatch_is_refused(setup, backend):
     ing, _ = setup
-    name = ing.store._collection.name
+    name = ing.store.vector._collection.name
     with pytest.raises(StoreError, match="construit avec le modèle"):
         ChromaStore(backend(name), name, "un-autre-modele", 384)
 

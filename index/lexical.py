@@ -1,0 +1,182 @@
+"""French lexical index: BM25 over stemmed, folded words with figures kept intact.
+
+Chunks live in SQLite next to the Chroma data (so the index survives restarts and follows the
+incremental ingest: upsert, delete); the BM25 matrix is rebuilt in memory when the table changed
+(also when another process, such as `seve ingest`, changed it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from index.filters import matches
+from index.store import ScoredChunk
+from ingest.models import Chunk
+
+# Snowball's French stop list (folded), plus a few question words that carry no topic.
+STOP_WORDS = frozenset("""
+au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes moi mon ne
+nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une vos votre vous c d
+j l a m n s t y ete etee etees etes etant suis es est sommes etes sont serai seras sera serons serez seront
+serais serait serions seriez seraient etais etait etions etiez etaient fus fut fumes futes furent sois soit
+soyons soyez soient fusse fusses fut fussions fussiez fussent ayant eu eue eues eus ai as avons avez ont aurai
+auras aura aurons aurez auront aurais aurait aurions auriez auraient avais avait avions aviez avaient eut
+eumes eutes eurent aie aies ait ayons ayez aient eusse eusses eussions eussiez eussent ceci cela celà cet
+cette ici ils les leurs quel quels quelle quelles sans soi quoi comment combien pourquoi quand est-ce
+dont donc alors aussi tres plus moins tout tous toute toutes
+""".split())
+_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[ \u00a0\u202f.](\d{3}))+(?![\d])")
+_PERCENT = re.compile(r"(\d)\s*%")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?(?:-\d+)?|[^\W\d_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - PyStemmer type stays here
+    import Stemmer
+
+    return Stemmer.Stemmer("french")
+
+
+def _fold(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+def _join_thousands(match: re.Match[str]) -> str:
+    return re.sub(r"[ \u00a0\u202f.]", "", match.group(0))
+
+
+def analyze(text: str) -> list[str]:
+    """Text -> index terms: elisions split, stop words dropped, words stemmed and folded, figures whole.
+
+    « L’ODD 17 : 81 % des 1 000 acteurs (2020-2023) » -> ['odd', '17', '81%', '1000', 'acteur', '2020-2023',
+    '2020', '2023']
+    """
+    text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "OE")
+    text = _PERCENT.sub(r"\1%", _THOUSANDS.sub(_join_thousands, _ELISION.sub(" ", text)))
+    terms: list[str] = []
+    stem = _stemmer().stemWord
+    for raw in _TOKEN.findall(text):
+        if raw[0].isdigit():
+            terms.append(raw.replace(",", "."))
+            if "-" in raw:
+                terms.extend(raw.split("-"))
+            continue
+        word = raw.lower()
+        folded = _fold(word)
+        if folded in STOP_WORDS or len(folded) < 2:
+            continue
+        terms.append(folded if len(word) <= 4 else _fold(stem(word)))
+    return terms
+
+
+class LexicalIndex:
+    """BM25 (k1, b) over the chunks of one collection, persisted in SQLite."""
+
+    def __init__(self, path: Path, k1: float = 1.2, b: float = 0.75) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.k1, self.b = k1, b
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, doc_id TEXT, text TEXT, "
+                         "start INTEGER, end_ INTEGER, metadata TEXT, terms TEXT)")
+        self._lock = threading.Lock()
+        self._built_version: int | None = None
+        self._ids: list[str] = []
+        self._vocab: dict[str, int] = {}
+        self._matrix: sparse.csc_matrix | None = None
+        self._idf = np.zeros(0)
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0]) * 1_000_003 + self.count()
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Any = None) -> None:
+        rows = [(c.id, c.doc_id, c.text, c.start, c.end, json.dumps(c.metadata, ensure_ascii=False, default=str),
+                 " ".join(analyze(f"{c.metadata.get('title', '')} {c.text}"))) for c in chunks]
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._built_version = None
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM chunks WHERE id=?", [(i,) for i in chunk_ids])
+            self._built_version = None
+
+    def set_document_count(self, count: int) -> None:  # the Chroma collection keeps the count
+        return None
+
+    def _build(self) -> None:
+        rows = self._db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
+        vocab: dict[str, int] = {}
+        indptr, indices, data = [0], [], []
+        lengths = np.zeros(len(rows))
+        for row_index, (_, terms) in enumerate(rows):
+            counts: dict[int, int] = {}
+            words = terms.split()
+            lengths[row_index] = len(words)
+            for w in words:
+                j = vocab.setdefault(w, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+            indices.extend(counts)
+            data.extend(counts.values())
+            indptr.append(len(indices))
+        tf = sparse.csr_matrix((np.array(data, dtype=np.float32), indices, indptr), shape=(len(rows), len(vocab)))
+        avg = lengths.mean() if len(rows) else 1.0
+        df = np.bincount(tf.indices, minlength=len(vocab)) if len(vocab) else np.zeros(0)
+        self._idf = np.log(1 + (len(rows) - df + 0.5) / (df + 0.5))
+        norm = self.k1 * (1 - self.b + self.b * lengths / avg)
+        tf = tf.tocoo()
+        weights = tf.data * (self.k1 + 1) / (tf.data + norm[tf.row])
+        self._matrix = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
+        self._ids = [r[0] for r in rows]
+        self._vocab = vocab
+
+    def _ensure_built(self) -> None:
+        version = self._version()
+        if self._built_version != version:
+            self._build()
+            self._built_version = version
+
+    def scores(self, query: str) -> np.ndarray:
+        with self._lock:
+            self._ensure_built()
+            columns = [self._vocab[t] for t in analyze(query) if t in self._vocab]
+            if not columns or self._matrix is None:
+                return np.zeros(len(self._ids))
+            # a term repeated in the query counts once per occurrence, as in classic BM25
+            idf = self._idf[columns]
+            return np.asarray(self._matrix[:, columns] @ idf).ravel()
+
+    def search(self, query: str, k: int, filters: Mapping[str, list[Any]] | None = None) -> list[ScoredChunk]:
+        scores = self.scores(query)
+        order = np.argsort(-scores, kind="stable")
+        hits: list[ScoredChunk] = []
+        for index in order:
+            if scores[index] <= 0 or len(hits) >= k:
+                break
+            hit = self._load(self._ids[index], float(scores[index]))
+            if hit is not None and (not filters or matches(hit.metadata, filters)):
+                hits.append(hit)
+        return hits
+
+    def _load(self, chunk_id: str, score: float) -> ScoredChunk | None:
+        row = self._db.execute("SELECT doc_id, text, start, end_, metadata FROM chunks WHERE id=?",
+                               (chunk_id,)).fetchone()
+        if row is None:
+            return None
+        return ScoredChunk(chunk_id=chunk_id, doc_id=row[0], text=row[1], start=row[2], end=row[3], score=score,
+                           metadata=json.loads(row[4]))
