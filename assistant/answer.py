@@ -7,7 +7,7 @@ decisions do not touch a model, so they are tested without one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +16,6 @@ from index.store import ScoredChunk
 from ingest.chunking import sentence_spans
 from ingest.embedding import fold
 
-EXAMPLE_INTENT = re.compile(
-    r"\b(exemples?|cas concrets?|initiatives?|projets?|retours? d'expériences?|qui a fait|examples?|"
-    r"bonnes pratiques|inspirants?)\b", re.IGNORECASE)
 _STOP = set(
     "le la les un une des de du d l et en à au aux pour par sur dans avec est sont qui que quoi quel quelle "
     "quels quelles comment pourquoi combien ce cette ces il elle ils elles on nous vous je tu se sa son ses leur "
@@ -62,6 +59,7 @@ class Answer:
     grounded: bool = False
     standalone_question: str = ""
     mode: str = "extractive"
+    filters: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +68,7 @@ class Answer:
             "grounded": self.grounded,
             "standalone_question": self.standalone_question,
             "mode": self.mode,
+            "filters": self.filters or {"applied": {}, "detected": {}, "relaxed": False},
         }
 
 
@@ -210,3 +209,26 @@ def refusal(question: str, closest: Sequence[ScoredChunk], lang: str = "fr", sug
     citations = [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end)
                  for i, h in enumerate(kept)]
     return Answer(answer=text, citations=citations, grounded=False)
+
+
+FILTER_LABELS = {
+    "fr": {"region": "région", "domaine": "domaine", "acteurs": "acteurs", "type": "type", "doc_type": "type de document",
+           "annee": "année", "annee_min": "depuis", "annee_max": "jusqu'à"},
+    "en": {"region": "region", "domaine": "domain", "acteurs": "actors", "type": "type", "doc_type": "document type",
+           "annee": "year", "annee_min": "since", "annee_max": "until"},
+}
+
+
+def describe_filters(filters: Mapping[str, list[Any]], lang: str = "fr") -> str:
+    labels = FILTER_LABELS.get(lang, FILTER_LABELS["fr"])
+    return ", ".join(f"{labels.get(k, k)} : {' ou '.join(str(v) for v in values)}" for k, values in filters.items())
+
+
+def no_match(filters: Mapping[str, list[Any]], closest: Sequence[ScoredChunk], lang: str = "fr") -> Answer:
+    """Nothing matches the filters read in the question: say so, then show the closest without them."""
+    head = t("no_match", lang, criteria=describe_filters(filters, lang))
+    nearby = compose_examples(closest, lang=lang) if closest else None
+    if nearby is None:
+        return Answer(answer=head, citations=[], grounded=False)
+    body = nearby.answer.split("\n", 1)[1] if "\n" in nearby.answer else ""
+    return Answer(answer=f"{head}\n{body}".rstrip(), citations=nearby.citations, grounded=False)

@@ -34,7 +34,8 @@ def health(assistant: AssistantDep) -> dict[str, Any]:
 
 @router.post("/chat", response_model=ChatResponse)
 def chat(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> dict[str, Any]:
-    return assistant.chat(body.message, body.history, body.filters, lang=body.lang or lang).as_dict()
+    return assistant.chat(body.message, body.history, body.filters, lang=body.lang or lang,
+                          detect_filters=body.detect_filters).as_dict()
 
 
 def _sse(event: str, data: Any) -> str:
@@ -48,7 +49,7 @@ async def chat_stream(body: ChatRequest, assistant: AssistantDep, lang: LangDep)
     async def events() -> AsyncIterator[str]:
         try:
             answer = (await run_in_threadpool(assistant.chat, body.message, body.history, body.filters,
-                                              lang)).as_dict()
+                                              lang, body.detect_filters)).as_dict()
         except (SeveError, FilterError) as exc:
             yield _sse("error", {"message": str(exc)})
             return

@@ -26,6 +26,11 @@ def is_follow_up(question: str) -> bool:
     return len(words) <= 4 or bool(_FOLLOW_UP.search(question.strip()))
 
 
+def last_user_message(history: Sequence[Any]) -> str | None:
+    previous = [content for role, content in map(_content, history) if role == "user" and content.strip()]
+    return previous[-1] if previous else None
+
+
 def condense(question: str, history: Sequence[Any]) -> str:
     """Prefix a follow-up with the previous user question, so retrieval sees the whole topic."""
     question = question.strip()

@@ -23,6 +23,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Voici des exemples du corpus qui correspondent à votre demande :",
         "en": "Here are examples from the corpus that match your request:",
     },
+    "no_match": {
+        "fr": "Aucun document du corpus ne correspond à tous ces critères ({criteria}). "
+              "Voici les plus proches sans ces filtres :",
+        "en": "No document in the corpus matches all these criteria ({criteria}). "
+              "Here are the closest ones without these filters:",
+    },
     "empty_question": {"fr": "La question est vide.", "en": "The question is empty."},
     "question_too_long": {
         "fr": "La question est trop longue ({n} caractères, maximum {max}).",

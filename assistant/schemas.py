@@ -18,6 +18,7 @@ class ChatRequest(BaseModel):
     message: str = Field(description="La question de l'utilisateur")
     history: list[Message] = Field(default_factory=list, max_length=200)
     filters: dict[str, Any] = Field(default_factory=dict)
+    detect_filters: bool = Field(default=True, description="Lire des filtres dans la question (région, domaine…)")
     lang: Literal["fr", "en"] | None = None
 
 
@@ -36,12 +37,19 @@ class CitationOut(BaseModel):
     metadata: dict[str, Any]
 
 
+class FiltersOut(BaseModel):
+    applied: dict[str, list[Any]] = Field(description="Filtres appliqués (lus dans la question et explicites)")
+    detected: dict[str, list[Any]] = Field(description="Filtres lus dans la question ; detect_filters=false les retire")
+    relaxed: bool = Field(description="Vrai si ces filtres ne laissaient aucun résultat et ont été levés")
+
+
 class ChatResponse(BaseModel):
     answer: str
     citations: list[CitationOut]
     grounded: bool
     standalone_question: str
     mode: Literal["extractive", "llm"]
+    filters: FiltersOut
 
 
 class SearchResponse(BaseModel):

@@ -9,19 +9,21 @@ from typing import Any
 import numpy as np
 
 from assistant.answer import (
-    EXAMPLE_INTENT,
     Answer,
     Citation,
     compose_examples,
     compose_extractive,
     lexical_overlap,
+    no_match,
     refusal,
     snippet_of,
 )
-from assistant.condense import condense
+from assistant.condense import condense, is_follow_up, last_user_message
 from assistant.errors import NotReady, question_error
 from assistant.i18n import t
 from assistant.settings import Settings
+from assistant.understand import Understanding, understand_turn
+from index.filters import normalize_filters
 from index.lexical import LexicalIndex
 from index.retrieval import Retrieval, Retriever
 from index.store import ChromaStore
@@ -82,6 +84,7 @@ class Assistant:
         mode = settings.retrieval_mode if lexical is not None else "dense"
         self.retriever = Retriever(store, embedder, lexical, mode=mode)
         self.scorer = SentenceScorer(embedder)
+        self._known: tuple[int, dict[str, set[str]], int | None] | None = None
 
     def warm_up(self) -> Assistant:
         self.embedder.embed_queries(["échauffement"])
@@ -108,32 +111,74 @@ class Assistant:
         return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end)
                 for i, h in enumerate(hits)]
 
+    def known_values(self) -> tuple[dict[str, set[str]], int | None]:
+        """Values present in the index for each filter key, and the latest year (cached per index version)."""
+        lexical = self.retriever.lexical
+        if lexical is None:
+            return {}, None
+        version = lexical._version()
+        if self._known is None or self._known[0] != version:
+            docs = lexical.documents()
+            known: dict[str, set[str]] = {}
+            for meta in docs.values():
+                for key in ("region", "domaine", "acteurs", "type"):
+                    value = meta.get(key)
+                    known.setdefault(key, set()).update(value if isinstance(value, list) else [value] if value else [])
+            years = [m["annee"] for m in docs.values() if isinstance(m.get("annee"), int)]
+            self._known = (version, known, max(years) if years else None)
+        return self._known[1], self._known[2]
+
+    def understand(self, message: str, history: Sequence[Any]) -> Understanding:
+        known, latest = self.known_values()
+        previous = last_user_message(history)
+        return understand_turn(message, previous, known, latest, is_follow_up(message))
+
     def chat(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
-             lang: str = "fr") -> Answer:
+             lang: str = "fr", detect_filters: bool = True) -> Answer:
         self._check(message, lang)
+        explicit = normalize_filters(filters)
         if self.store.count() == 0:
             raise NotReady(t("empty_index", lang), code="empty_index")
         history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
         standalone = condense(message, history)
+        understood = self.understand(message, history)
+        detected = normalize_filters(understood.filters) if detect_filters else {}
+        base = {"doc_type": ["exemple"]} if understood.wants_examples and "doc_type" not in explicit else {}
+        applied = {**base, **detected, **explicit}
         vector = self.embedder.embed_queries([standalone])[0]
-        retrieval = self.retriever.search(standalone, self.settings.top_k, filters, vector=vector)
-        answer = self._answer(standalone, retrieval, vector, lang, focus=message.strip())
+        retrieval = self.retriever.search(standalone, self.settings.top_k, applied, vector=vector)
+        relaxed = not retrieval.hits and bool(detected)
+        if relaxed:  # the filters we read leave nothing: say so, and show the best without them
+            retrieval = self.retriever.search(standalone, self.settings.top_k, {**base, **explicit}, vector=vector)
+        answer = self._answer(standalone, retrieval, vector, lang, focus=message.strip(),
+                              examples=understood.wants_examples, scoped=bool(detected or explicit),
+                              relaxed_from=detected if relaxed else None)
         answer.standalone_question = standalone
+        answer.filters = {"applied": applied if not relaxed else {**base, **explicit}, "detected": detected,
+                          "relaxed": relaxed}
         return answer
 
     def is_relevant(self, retrieval: Retrieval) -> bool:
         return bool(retrieval.hits) and retrieval.dense_best >= self.settings.refusal_threshold
 
-    def _answer(self, question: str, retrieval: Retrieval, vector: np.ndarray, lang: str,
-                focus: str = "") -> Answer:
+    def _answer(self, question: str, retrieval: Retrieval, vector: np.ndarray, lang: str, *, focus: str = "",
+                examples: bool = False, scoped: bool = False,
+                relaxed_from: Mapping[str, list[Any]] | None = None) -> Answer:
         hits = retrieval.hits
+        if relaxed_from is not None:
+            return no_match(relaxed_from, hits, lang)
+        # records that match the filters a user asked for are relevant by construction
+        if examples and scoped and hits:
+            found = compose_examples(hits, lang=lang)
+            if found is not None:
+                return found
         if not self.is_relevant(retrieval):
             return refusal(question, hits, lang)
         if self.retriever.mode == "dense":
             hits = [h for h in hits if h.score >= self.settings.refusal_threshold]
-        if EXAMPLE_INTENT.search(question):
-            examples = compose_examples(hits, lang=lang)
-            if examples is not None:
-                return examples
+        if examples:
+            found = compose_examples(hits, lang=lang)
+            if found is not None:
+                return found
         self.scorer.remember_query(question, vector, focus)
         return compose_extractive(question, hits, self.scorer, lang=lang)

@@ -94,6 +94,8 @@ class LexicalIndex:
         self._lock = threading.Lock()
         self._built_version: int | None = None
         self._ids: list[str] = []
+        self._meta: list[dict[str, Any]] = []
+        self._docs: list[str] = []
         self._vocab: dict[str, int] = {}
         self._matrix: sparse.csc_matrix | None = None
         self._idf = np.zeros(0)
@@ -120,11 +122,11 @@ class LexicalIndex:
         return None
 
     def _build(self) -> None:
-        rows = self._db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
+        rows = self._db.execute("SELECT id, terms, metadata, doc_id FROM chunks ORDER BY id").fetchall()
         vocab: dict[str, int] = {}
         indptr, indices, data = [0], [], []
         lengths = np.zeros(len(rows))
-        for row_index, (_, terms) in enumerate(rows):
+        for row_index, (_, terms, _, _) in enumerate(rows):
             counts: dict[int, int] = {}
             words = terms.split()
             lengths[row_index] = len(words)
@@ -143,6 +145,8 @@ class LexicalIndex:
         weights = tf.data * (self.k1 + 1) / (tf.data + norm[tf.row])
         self._matrix = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
         self._ids = [r[0] for r in rows]
+        self._meta = [json.loads(r[2]) for r in rows]
+        self._docs = [r[3] for r in rows]
         self._vocab = vocab
 
     def _ensure_built(self) -> None:
@@ -163,15 +167,26 @@ class LexicalIndex:
 
     def search(self, query: str, k: int, filters: Mapping[str, list[Any]] | None = None) -> list[ScoredChunk]:
         scores = self.scores(query)
-        order = np.argsort(-scores, kind="stable")
         hits: list[ScoredChunk] = []
-        for index in order:
+        for index in np.argsort(-scores, kind="stable"):
             if scores[index] <= 0 or len(hits) >= k:
                 break
+            if filters and not matches(self._meta[index], filters):
+                continue
             hit = self._load(self._ids[index], float(scores[index]))
-            if hit is not None and (not filters or matches(hit.metadata, filters)):
+            if hit is not None:
                 hits.append(hit)
         return hits
+
+    def documents(self, filters: Mapping[str, list[Any]] | None = None) -> dict[str, dict[str, Any]]:
+        """Metadata of every document (one entry per doc id) whose chunks match the filters."""
+        with self._lock:
+            self._ensure_built()
+            docs: dict[str, dict[str, Any]] = {}
+            for doc_id, meta in zip(self._docs, self._meta, strict=True):
+                if doc_id not in docs and (not filters or matches(meta, filters)):
+                    docs[doc_id] = meta
+            return docs
 
     def _load(self, chunk_id: str, score: float) -> ScoredChunk | None:
         row = self._db.execute("SELECT doc_id, text, start, end_, metadata FROM chunks WHERE id=?",

@@ -116,3 +116,17 @@ def test_chat_validates_input(assistant, tmp_path):
     empty = make_assistant(tmp_path / "empty", make_ingestor(tmp_path / "empty"))
     with pytest.raises(NotReady, match="vide"):
         empty.chat("Une question ?")
+
+
+def test_examples_with_filters_and_relaxation(assistant):
+    answer = assistant.chat("Des exemples de jardins partagés en Bretagne ?")
+    assert answer.grounded and answer.filters["detected"] == {"region": ["Bretagne"]}
+    assert answer.filters["applied"] == {"doc_type": ["exemple"], "region": ["Bretagne"]}
+    assert "« Jardins partagés du quartier des Tilleuls »" in answer.answer
+    assert all(c.chunk.metadata["region"] == "Bretagne" for c in answer.citations)
+    none = assistant.chat("Des exemples de jardins partagés en Corse ?")
+    assert none.filters["relaxed"] and not none.grounded
+    assert none.answer.startswith("Aucun document du corpus ne correspond à tous ces critères (région : Corse)")
+    assert none.citations  # the closest examples without the filter
+    off = assistant.chat("Des exemples de jardins partagés en Corse ?", detect_filters=False)
+    assert off.filters["detected"] == {} and off.grounded
