@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.deps import AssistantDep, LangDep
 from assistant.errors import SeveError
 from assistant.i18n import pick_lang, t
-from assistant.schemas import ChatRequest, ChatResponse, HealthResponse, SearchResponse
+from assistant.schemas import ChatRequest, ChatResponse, ExamplesResponse, HealthResponse, SearchResponse
 from assistant.service import Assistant
 from index.filters import FILTER_KEYS, FilterError
 from index.store import StoreError
@@ -70,14 +70,28 @@ async def chat_stream(body: ChatRequest, assistant: AssistantDep, lang: LangDep)
 def search(request: Request, assistant: AssistantDep, lang: LangDep,
            q: Annotated[str, Query(description="La requête")],
            k: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    citations = assistant.search(q, k, _query_filters(request, ("q", "k", "lang")), lang=lang)
+    return {"results": [c.as_dict() for c in citations]}
+
+
+@router.get("/examples", response_model=ExamplesResponse)
+def examples(request: Request, assistant: AssistantDep, lang: LangDep,
+             q: Annotated[str, Query(description="Requête libre (facultative) ; des filtres y sont lus")] = "",
+             k: Annotated[int, Query(ge=1, le=100)] = 10,
+             detect_filters: Annotated[bool, Query(description="Lire des filtres dans la requête")] = True,
+             ) -> dict[str, Any]:
+    filters = _query_filters(request, ("q", "k", "lang", "detect_filters"))
+    return assistant.examples(q, filters, k, lang=lang, detect_filters=detect_filters)
+
+
+def _query_filters(request: Request, reserved: tuple[str, ...]) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     for key in request.query_params:
-        if key in ("q", "k", "lang"):
+        if key in reserved:
             continue
         values = request.query_params.getlist(key)
         filters[key] = values if len(values) > 1 else values[0]
-    citations = assistant.search(q, k, filters, lang=lang)
-    return {"results": [c.as_dict() for c in citations]}
+    return filters
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

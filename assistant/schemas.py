@@ -67,3 +67,29 @@ class HealthResponse(BaseModel):
 class ErrorResponse(BaseModel):
     error: str
     message: str
+
+
+class ExampleCard(BaseModel):
+    doc_id: str
+    record_id: str | None
+    title: str | None
+    resume: str | None
+    region: str | None
+    territoire: str | None
+    domaine: str | None
+    acteurs: list[str]
+    partenaires: list[str]
+    type: str | None
+    annee: int | None
+    url: str | None
+    source: str
+    score: float | None
+    snippet: str
+    illustratif: bool
+
+
+class ExamplesResponse(BaseModel):
+    results: list[ExampleCard]
+    facets: dict[str, dict[str, int]] = Field(description="Nombre d'exemples par valeur, pour les filtres appliqués")
+    total: int = Field(description="Nombre d'exemples qui correspondent aux filtres appliqués")
+    filters: FiltersOut

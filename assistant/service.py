@@ -22,11 +22,12 @@ from assistant.condense import condense, is_follow_up, last_user_message
 from assistant.errors import NotReady, question_error
 from assistant.i18n import t
 from assistant.settings import Settings
-from assistant.understand import Understanding, understand_turn
+from assistant.examples import example_card, example_card_from_metadata, facet_counts
+from assistant.understand import Understanding, understand, understand_turn
 from index.filters import normalize_filters
 from index.lexical import LexicalIndex
 from index.retrieval import Retrieval, Retriever
-from index.store import ChromaStore
+from index.store import ChromaStore, ScoredChunk
 from ingest.embedding import Embedder
 
 LEXICAL_WEIGHT = 0.15
@@ -182,3 +183,38 @@ class Assistant:
                 return found
         self.scorer.remember_query(question, vector, focus)
         return compose_extractive(question, hits, self.scorer, lang=lang)
+
+    def examples(self, query: str = "", filters: Mapping[str, Any] | None = None, k: int = 10,
+                 lang: str = "fr", detect_filters: bool = True) -> dict[str, Any]:
+        """The case-example finder: example cards for a query and filters, with facet counts."""
+        explicit = normalize_filters(filters)
+        query = query.strip()
+        if len(query) > self.settings.max_question_chars:
+            self._check(query, lang)
+        detected: dict[str, list[Any]] = {}
+        if query and detect_filters:
+            known, latest = self.known_values()
+            detected = normalize_filters(understand(query + " exemples", known, latest).filters)
+        base = {"doc_type": ["exemple"]}
+        applied = {**base, **detected, **explicit}
+        cards = self._example_cards(query, applied, k)
+        relaxed = not cards and bool(detected)
+        if relaxed:
+            applied = {**base, **explicit}
+            cards = self._example_cards(query, applied, k)
+        lexical = self.retriever.lexical
+        docs = lexical.documents(applied) if lexical is not None else {}
+        return {"results": cards, "facets": facet_counts(docs.values()), "total": len(docs),
+                "filters": {"applied": applied, "detected": detected, "relaxed": relaxed}}
+
+    def _example_cards(self, query: str, filters: dict[str, list[Any]], k: int) -> list[dict[str, Any]]:
+        if query:
+            hits = self.retriever.retrieve(query, max(k * 3, 30), filters)
+            seen: dict[str, ScoredChunk] = {}
+            for hit in hits:
+                seen.setdefault(hit.doc_id, hit)
+            return [example_card(h) for h in list(seen.values())[:k]]
+        lexical = self.retriever.lexical
+        docs = lexical.documents(filters) if lexical is not None else {}
+        ordered = sorted(docs.items(), key=lambda p: (-int(p[1].get("annee") or 0), str(p[1].get("title"))))
+        return [example_card_from_metadata(doc_id, meta) for doc_id, meta in ordered[:k]]

@@ -264,7 +264,7 @@ def _records_to_documents(path: Path, records: Iterable[dict[str, Any]]) -> list
         seen.add(record_id)
         if not str(record.get("title") or "").strip():
             raise LoaderError(f"enregistrement {record_id} sans titre (colonne « title »)")
-        meta = {k: v for k, v in record.items() if k not in RECORD_TEXT_FIELDS}
+        meta = {k: v for k, v in record.items() if k not in RECORD_TEXT_FIELDS or k in ("resume", "summary")}
         meta.setdefault("doc_type", "exemple")
         meta["record_id"] = record_id
         meta.pop("id", None)

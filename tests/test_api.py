@@ -122,3 +122,23 @@ def test_openapi_documents_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/chat", "/api/chat/stream", "/api/search"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_examples_finder(client):
+    r = client.get("/api/examples")
+    body = r.json()
+    assert r.status_code == 200 and body["total"] == 2 and len(body["results"]) == 2
+    assert body["facets"]["region"] == {"Auvergne-Rhône-Alpes": 1, "Bretagne": 1}
+    assert body["results"][0]["annee"] == 2021  # most recent first without a query
+    r = client.get("/api/examples", params={"q": "jardins en Bretagne"})
+    body = r.json()
+    assert body["filters"]["detected"] == {"region": ["Bretagne"]} and body["total"] == 1
+    card = body["results"][0]
+    assert card["title"] == "Jardins partagés du quartier des Tilleuls" and card["territoire"] is None
+    assert card["partenaires"] and card["acteurs"] == ["association", "collectivité", "entreprise"]
+    assert card["resume"].startswith("Une commune")
+    r = client.get("/api/examples", params={"acteurs": "fondation"})
+    assert [c["record_id"] for c in r.json()["results"]] == ["T-002"]
+    r = client.get("/api/examples", params={"q": "jardins en Corse"})
+    assert r.json()["filters"]["relaxed"] is True and r.json()["results"]
+    assert client.get("/api/examples", params={"pays": "x"}).status_code == 422

@@ -80,3 +80,29 @@ def test_widget_on_a_partner_page(server, browser, tmp_path):
     assert "[1]" in bot and "Jardins partagés du quartier des Tilleuls" in bot
     page.screenshot(path=str(tmp_path / "widget.png"))
     page.close()
+
+
+def test_examples_tab_with_facets(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/", wait_until="networkidle")
+    page.get_by_role("tab", name="Exemples").click()
+    page.locator("#seve-ex-query textarea").fill("jardins en Bretagne")
+    page.locator("#seve-ex-search").click()
+    page.wait_for_function("() => document.querySelector('#seve-ex-results').innerText.includes('Jardins partagés')",
+                           timeout=60000)
+    results = page.locator("#seve-ex-results").inner_text()
+    assert "1 exemple(s)" in results and "Tutorat" not in results
+    assert "Bretagne (1)" in page.locator("#seve-ex-facets").inner_text()
+    page.close()
+
+
+def test_chat_shows_detected_filters_and_example_cards(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/", wait_until="networkidle")
+    page.locator("#seve-question textarea").fill("Des exemples de tutorat numérique en Auvergne-Rhône-Alpes ?")
+    page.locator("#seve-send").click()
+    page.wait_for_function("() => document.querySelector('#seve-sources').innerText.includes('Tutorat')",
+                           timeout=60000)
+    assert "Auvergne-Rhône-Alpes" in page.locator("#seve-filters").inner_text()
+    assert "Partenaires" in page.locator("#seve-sources").inner_text()
+    page.close()

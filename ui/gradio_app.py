@@ -1,4 +1,4 @@
-"""The Gradio chat (French): a conversation on the left, the sources of the last answer on the right."""
+"""The Gradio app (French): a cited conversation, and a case-example finder with facets."""
 
 from __future__ import annotations
 
@@ -8,73 +8,166 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.answer import describe_filters
 from assistant.errors import SeveError
 from assistant.service import Assistant
 from index.filters import FilterError
 
 TYPE_LABELS = {"rapport": "Rapport", "fiche": "Fiche Repères", "exemple": "Exemple", "article": "Article"}
+KIND_LABELS = {"ecosysteme_territorial": "Écosystème territorial", "demarche_alliance": "Démarche d'alliance"}
 EXAMPLES = [
     "Quel pourcentage des Français souhaite que les acteurs fassent alliance ?",
     "Qu'est-ce que le mécénat de compétences ?",
-    "Des exemples d'alliances en Bretagne dans l'éducation ?",
+    "Des exemples d'alliances en Bretagne dans l'alimentation ?",
 ]
+ANY = "(tous)"
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value)) if value not in (None, "") else ""
+
+
+def example_card_html(card: dict[str, Any], n: int | None = None) -> str:
+    """One case example: title, place, year, domain, type, actors, partners, summary."""
+    where = ", ".join(_e(card.get(k)) for k in ("territoire", "region") if card.get(k))
+    facts = " · ".join(x for x in (where, _e(card.get("annee")), _e(card.get("domaine")),
+                                   _e(KIND_LABELS.get(card.get("type") or "", card.get("type")))) if x)
+    actors = ", ".join(_e(a) for a in card.get("acteurs") or [])
+    partners = ", ".join(_e(p) for p in card.get("partenaires") or [])
+    number = f"<b>[{n}]</b> " if n is not None else ""
+    return (f"<div class='seve-card'><div class='seve-card-title'>{number}{_e(card.get('title'))}"
+            f"<span class='seve-type'>Exemple</span></div><div class='seve-facts'>{facts}</div>"
+            f"<div class='seve-snippet'>{_e(card.get('resume') or card.get('snippet'))}</div>"
+            + (f"<div class='seve-facts'>Acteurs : {actors}</div>" if actors else "")
+            + (f"<div class='seve-facts'>Partenaires : {partners}</div>" if partners else "")
+            + ("<div class='seve-note'>Exemple illustratif</div>" if card.get("illustratif") else "")
+            + "</div>")
 
 
 def sources_html(citations: list[dict[str, Any]]) -> str:
-    """The sources panel: one card per citation with its number, title, type, snippet and link."""
+    """The sources panel: one card per citation; case examples get a full example card."""
     if not citations:
         return "<p class='seve-empty'>Aucune source pour l'instant.</p>"
     cards = []
     for c in citations:
-        title = html.escape(c["title"] or c["source"])
+        if c["doc_type"] == "exemple":
+            cards.append(example_card_html({**c["metadata"], "title": c["title"], "snippet": c["snippet"]}, c["n"]))
+            continue
+        title = _e(c["title"] or c["source"])
         if c.get("url"):
-            title = f"<a href='{html.escape(c['url'])}' target='_blank' rel='noopener'>{title}</a>"
-        kind = html.escape(TYPE_LABELS.get(c["doc_type"], c["doc_type"] or "Document"))
-        cards.append(
-            f"<div class='seve-source' data-n='{c['n']}'><div><b>[{c['n']}]</b> {title} "
-            f"<span class='seve-type'>{kind}</span></div>"
-            f"<div class='seve-snippet'>{html.escape(c['snippet'])}</div></div>"
-        )
+            title = f"<a href='{_e(c['url'])}' target='_blank' rel='noopener'>{title}</a>"
+        kind = _e(TYPE_LABELS.get(c["doc_type"], c["doc_type"] or "Document"))
+        cards.append(f"<div class='seve-source' data-n='{c['n']}'><div><b>[{c['n']}]</b> {title} "
+                     f"<span class='seve-type'>{kind}</span></div>"
+                     f"<div class='seve-snippet'>{_e(c['snippet'])}</div></div>")
     return "<div class='seve-sources'>" + "".join(cards) + "</div>"
 
 
+def filters_note(filters: dict[str, Any]) -> str:
+    detected = {k: v for k, v in (filters or {}).get("detected", {}).items()}
+    if not detected:
+        return ""
+    text = describe_filters(detected)
+    if filters.get("relaxed"):
+        return f"Filtres lus dans la question : {text} — aucun résultat avec ces filtres, ils ont été levés."
+    return f"Filtres lus dans la question : {text}. Décochez « Lire les filtres dans la question » pour les retirer."
+
+
 CSS = """
-.seve-source {border:1px solid #d9e2d0; border-radius:8px; padding:8px 10px; margin-bottom:8px; background:#fbfdf8}
+.seve-source, .seve-card {border:1px solid #d9e2d0; border-radius:8px; padding:8px 10px; margin-bottom:8px;
+  background:#fbfdf8}
 .seve-type {font-size:0.8em; background:#e6efd9; color:#2f4a1d; border-radius:6px; padding:1px 6px; margin-left:4px}
 .seve-snippet {font-size:0.9em; color:#444; margin-top:4px}
+.seve-card-title {font-weight:600}
+.seve-facts {font-size:0.85em; color:#555; margin-top:2px}
+.seve-note {font-size:0.75em; color:#8a6d1d; margin-top:4px}
 """
 
 
+def _choices(values: set[str] | None) -> list[str]:
+    return [ANY] + sorted(values or [])
+
+
 def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
-    def respond(message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str, str]:
+    def respond(message: str, history: list[dict[str, Any]], detect: bool) -> tuple[Any, str, str, str]:
         history = list(history or [])
         past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+        note = ""
         try:
-            answer = get_assistant().chat(message, past).as_dict()
-            reply, sources = answer["answer"], sources_html(answer["citations"])
+            answer = get_assistant().chat(message, past, detect_filters=detect).as_dict()
+            reply, sources, note = answer["answer"], sources_html(answer["citations"]), filters_note(answer["filters"])
         except (SeveError, FilterError) as exc:
             reply, sources = f"⚠️ {exc}", sources_html([])
         history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
-        return history, sources, ""
+        return history, sources, "", note
+
+    def find(query: str, region: str, domaine: str, acteurs: str, kind: str, since: float | None,
+             until: float | None) -> tuple[str, str]:
+        filters: dict[str, Any] = {k: v for k, v in (("region", region), ("domaine", domaine), ("acteurs", acteurs),
+                                                    ("type", kind)) if v and v != ANY}
+        if since:
+            filters["annee_min"] = int(since)
+        if until:
+            filters["annee_max"] = int(until)
+        try:
+            found = get_assistant().examples(query or "", filters, k=12)
+        except (SeveError, FilterError) as exc:
+            return f"<p>⚠️ {_e(exc)}</p>", ""
+        head = f"<p><b>{found['total']}</b> exemple(s) correspondent aux filtres.</p>"
+        if found["filters"]["relaxed"]:
+            head += "<p>Aucun exemple ne correspond aux filtres lus dans la requête : ils ont été levés.</p>"
+        cards = "".join(example_card_html(c) for c in found["results"]) or "<p>Aucun exemple.</p>"
+        facets = []
+        for key, label in (("region", "Région"), ("domaine", "Domaine"), ("acteurs", "Acteurs"), ("annee", "Année")):
+            counts = found["facets"].get(key, {})
+            if counts:
+                facets.append(f"**{label}** : " + ", ".join(f"{v} ({n})" for v, n in list(counts.items())[:15]))
+        return head + cards, "\n\n".join(facets)
+
+    def load_choices() -> tuple[Any, ...]:
+        known, _ = get_assistant().known_values()
+        return tuple(gr.update(choices=_choices(known.get(k)), value=ANY) for k in ("region", "domaine", "acteurs"))
 
     with gr.Blocks(title="Sève — alliances pour le bien commun") as demo:
         gr.Markdown("## Sève\nPosez vos questions sur les alliances pour le bien commun (ODD 17). "
                     "Chaque réponse cite ses sources.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=480, elem_id="seve-chat")
-                box = gr.Textbox(label="Votre question", placeholder="Posez votre question…",
-                                 elem_id="seve-question", lines=1)
-                with gr.Row():
-                    send = gr.Button("Envoyer", variant="primary", elem_id="seve-send")
-                    clear = gr.Button("Nouvelle conversation", elem_id="seve-clear")
-                gr.Examples(EXAMPLES, inputs=box, label="Exemples de questions")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(sources_html([]), elem_id="seve-sources")
-        send.click(respond, [box, chat], [chat, sources, box])
-        box.submit(respond, [box, chat], [chat, sources, box])
-        clear.click(lambda: ([], sources_html([]), ""), None, [chat, sources, box])
+        with gr.Tab("Conversation", id="chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=460, elem_id="seve-chat")
+                    box = gr.Textbox(label="Votre question", placeholder="Posez votre question…",
+                                     elem_id="seve-question", lines=1)
+                    note = gr.Markdown("", elem_id="seve-filters")
+                    with gr.Row():
+                        send = gr.Button("Envoyer", variant="primary", elem_id="seve-send")
+                        clear = gr.Button("Nouvelle conversation", elem_id="seve-clear")
+                    detect = gr.Checkbox(True, label="Lire les filtres dans la question (région, domaine, acteurs…)",
+                                         elem_id="seve-detect")
+                    gr.Examples(EXAMPLES, inputs=box, label="Exemples de questions")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(sources_html([]), elem_id="seve-sources")
+        with gr.Tab("Exemples", id="examples"):
+            with gr.Row():
+                query = gr.Textbox(label="Recherche", placeholder="ex. alimentation avec une collectivité",
+                                   elem_id="seve-ex-query", scale=3)
+                search = gr.Button("Rechercher", variant="primary", elem_id="seve-ex-search", scale=1)
+            with gr.Row():
+                region = gr.Dropdown([ANY], value=ANY, label="Région", elem_id="seve-ex-region")
+                domaine = gr.Dropdown([ANY], value=ANY, label="Domaine", elem_id="seve-ex-domaine")
+                acteurs = gr.Dropdown([ANY], value=ANY, label="Acteurs", elem_id="seve-ex-acteurs")
+                kind = gr.Dropdown([ANY, "ecosysteme_territorial", "demarche_alliance"], value=ANY, label="Type")
+                since = gr.Number(None, label="Depuis (année)", precision=0)
+                until = gr.Number(None, label="Jusqu'à (année)", precision=0)
+            facets = gr.Markdown("", elem_id="seve-ex-facets")
+            cards = gr.HTML("", elem_id="seve-ex-results")
+        send.click(respond, [box, chat, detect], [chat, sources, box, note])
+        box.submit(respond, [box, chat, detect], [chat, sources, box, note])
+        clear.click(lambda: ([], sources_html([]), "", ""), None, [chat, sources, box, note])
+        inputs = [query, region, domaine, acteurs, kind, since, until]
+        search.click(find, inputs, [cards, facets])
+        query.submit(find, inputs, [cards, facets])
+        demo.load(load_choices, None, [region, domaine, acteurs])
     return demo
 
 
