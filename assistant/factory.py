@@ -58,4 +58,9 @@ def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Inges
 def make_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
     embedder = embedder or make_embedder(settings)
     store = make_store(settings, embedder)
-    return Assistant(settings, embedder, store, make_lexical(settings, store))
+    reranker = None
+    if settings.reranker:
+        from index.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(settings.reranker, candidates=settings.rerank_candidates)
+    return Assistant(settings, embedder, store, make_lexical(settings, store), reranker)

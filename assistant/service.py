@@ -20,13 +20,13 @@ from assistant.answer import (
 )
 from assistant.condense import condense, is_follow_up, last_user_message
 from assistant.errors import NotReady, question_error
+from assistant.examples import example_card, example_card_from_metadata, facet_counts
 from assistant.i18n import t
 from assistant.settings import Settings
-from assistant.examples import example_card, example_card_from_metadata, facet_counts
 from assistant.understand import Understanding, understand, understand_turn
 from index.filters import normalize_filters
 from index.lexical import LexicalIndex
-from index.retrieval import Retrieval, Retriever
+from index.retrieval import Reranker, Retrieval, Retriever
 from index.store import ChromaStore, ScoredChunk
 from ingest.embedding import Embedder
 
@@ -78,17 +78,19 @@ class SentenceScorer:
 
 class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore,
-                 lexical: LexicalIndex | None = None) -> None:
+                 lexical: LexicalIndex | None = None, reranker: Reranker | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
         mode = settings.retrieval_mode if lexical is not None else "dense"
-        self.retriever = Retriever(store, embedder, lexical, mode=mode)
+        self.retriever = Retriever(store, embedder, lexical, mode=mode, reranker=reranker)
         self.scorer = SentenceScorer(embedder)
         self._known: tuple[int, dict[str, set[str]], int | None] | None = None
 
     def warm_up(self) -> Assistant:
         self.embedder.embed_queries(["échauffement"])
+        if self.retriever.reranker is not None:
+            self.retriever.reranker.warm_up()  # type: ignore[attr-defined]
         return self
 
     def health(self) -> dict[str, Any]:

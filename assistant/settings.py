@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_history_turns: int = Field(default=20, ge=0)
     answer_mode: Literal["extractive"] = "extractive"
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = "dense"
+    reranker: str | None = Field(default=None, description="Chemin ou nom d'un CrossEncoder local (défaut : aucun)")
+    rerank_candidates: int = Field(default=20, ge=1, le=200)
     lang: Literal["fr", "en"] = "fr"
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     cors_origins: str = Field(default="*", description="Origines autorisées pour le widget, séparées par des virgules")

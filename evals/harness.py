@@ -159,7 +159,7 @@ class LlamaIndexBaseline:
         nodes = self.retriever.retrieve(condense(item.question, item.history))
         return [ScoredChunk(chunk_id=n.node.node_id, doc_id=str(n.node.ref_doc_id), text=n.node.get_content(),
                             start=n.node.start_char_idx or 0, end=n.node.end_char_idx or 0,
-                            score=float(n.score or 0.0), metadata=dict(n.node.metadata)) for n in nodes]
+                            score=cosine_from_llamaindex(n.score), metadata=dict(n.node.metadata)) for n in nodes]
 
     def answer(self, item: GoldItem) -> Answer:
         hits = self.retrieve(item)[: self.assistant.settings.top_k]
@@ -168,6 +168,12 @@ class LlamaIndexBaseline:
             return refusal(question, hits)
         self.assistant.scorer.remember_query(question, self.assistant.embedder.embed_queries([question])[0])
         return compose_extractive(question, hits, self.assistant.scorer)
+
+
+def cosine_from_llamaindex(score: float | None) -> float:
+    """llama-index's Chroma store reports exp(-d) for Chroma's default squared L2 distance d = 2 - 2 cos
+    (unit vectors), so cos = 1 + ln(score) / 2: the same scale as Sève's refusal threshold."""
+    return 1.0 + math.log(score) / 2 if score and score > 0 else -1.0
 
 
 def _relevant(hit: ScoredChunk, key: str, expected: Sequence[str]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -24,6 +24,12 @@ class VectorIndex(Protocol):
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]: ...
 
 
+class Reranker(Protocol):
+    candidates: int
+
+    def rerank(self, question: str, hits: Sequence[ScoredChunk], k: int) -> list[ScoredChunk]: ...
+
+
 @dataclass
 class Retrieval:
     """Ranked hits, and the best dense cosine among the candidates (what the refusal decision reads)."""
@@ -43,7 +49,7 @@ class FusionParams:
 
 class Retriever:
     def __init__(self, store: VectorIndex, embedder: QueryEmbedder, lexical: LexicalIndex | None = None,
-                 mode: Mode = "dense", fusion: FusionParams | None = None) -> None:
+                 mode: Mode = "dense", fusion: FusionParams | None = None, reranker: Reranker | None = None) -> None:
         if mode != "dense" and lexical is None:
             raise ValueError(f"mode {mode!r} needs a lexical index")
         self.store = store
@@ -51,6 +57,7 @@ class Retriever:
         self.lexical = lexical
         self.mode = mode
         self.fusion = fusion or FusionParams()
+        self.reranker = reranker
 
     def retrieve(self, question: str, k: int = 5, filters: Mapping[str, Any] | None = None,
                  vector: np.ndarray | None = None, mode: Mode | None = None) -> list[ScoredChunk]:
@@ -63,7 +70,11 @@ class Retriever:
         mode = mode or self.mode
         if mode != "lexical" and vector is None:
             vector = self.embedder.embed_queries([question])[0]
-        return self._search(question, vector, k, clean, mode)
+        if self.reranker is None:
+            return self._search(question, vector, k, clean, mode)
+        result = self._search(question, vector, max(k, self.reranker.candidates), clean, mode)
+        result.hits = self.reranker.rerank(question, result.hits, k)
+        return result
 
     def _search(self, question: str, vector: np.ndarray | None, k: int, filters: dict[str, list[Any]],
                 mode: Mode) -> Retrieval:
