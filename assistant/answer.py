@@ -212,10 +212,10 @@ def refusal(question: str, closest: Sequence[ScoredChunk], lang: str = "fr", sug
 
 
 FILTER_LABELS = {
-    "fr": {"region": "région", "domaine": "domaine", "acteurs": "acteurs", "type": "type", "doc_type": "type de document",
-           "annee": "année", "annee_min": "depuis", "annee_max": "jusqu'à"},
-    "en": {"region": "region", "domaine": "domain", "acteurs": "actors", "type": "type", "doc_type": "document type",
-           "annee": "year", "annee_min": "since", "annee_max": "until"},
+    "fr": {"region": "région", "domaine": "domaine", "acteurs": "acteurs", "type": "type",
+           "doc_type": "type de document", "annee": "année", "annee_min": "depuis", "annee_max": "jusqu'à"},
+    "en": {"region": "region", "domaine": "domain", "acteurs": "actors", "type": "type",
+           "doc_type": "document type", "annee": "year", "annee_min": "since", "annee_max": "until"},
 }
 
 
