@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,15 @@ class SentenceScorer:
         return scores
 
 
+@dataclass(frozen=True)
+class QueryPlan:
+    standalone: str
+    applied: dict[str, list[Any]]  # every filter: read in the question, implied by it, and explicit
+    fallback: dict[str, list[Any]]  # the same without those read in the question
+    detected: dict[str, list[Any]]
+    wants_examples: bool
+
+
 class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore,
                  lexical: LexicalIndex | None = None, reranker: Reranker | None = None) -> None:
@@ -136,30 +146,41 @@ class Assistant:
         previous = last_user_message(history)
         return understand_turn(message, previous, known, latest, is_follow_up(message))
 
-    def chat(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
-             lang: str = "fr", detect_filters: bool = True) -> Answer:
-        self._check(message, lang)
+    def plan(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
+             detect_filters: bool = True) -> QueryPlan:
+        """What to search for: the standalone question and the filters (read in it, and explicit)."""
         explicit = normalize_filters(filters)
-        if self.store.count() == 0:
-            raise NotReady(t("empty_index", lang), code="empty_index")
-        history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
         standalone = condense(message, history)
         understood = self.understand(message, history)
         detected = normalize_filters(understood.filters) if detect_filters else {}
         base = {"doc_type": ["exemple"]} if understood.wants_examples and "doc_type" not in explicit else {}
-        applied = {**base, **detected, **explicit}
-        vector = self.embedder.embed_queries([standalone])[0]
-        retrieval = self.retriever.search(standalone, self.settings.top_k, applied, vector=vector)
-        relaxed = not retrieval.hits and bool(detected)
-        if relaxed:  # the filters we read leave nothing: say so, and show the best without them
-            retrieval = self.retriever.search(standalone, self.settings.top_k, {**base, **explicit}, vector=vector)
-        answer = self._answer(standalone, retrieval, vector, lang, focus=message.strip(),
-                              examples=understood.wants_examples, scoped=bool(detected or explicit),
-                              relaxed_from=detected if relaxed else None)
-        answer.standalone_question = standalone
-        answer.filters = {"applied": applied if not relaxed else {**base, **explicit}, "detected": detected,
+        return QueryPlan(standalone, {**base, **detected, **explicit}, {**base, **explicit}, detected,
+                         understood.wants_examples)
+
+    def chat(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
+             lang: str = "fr", detect_filters: bool = True) -> Answer:
+        self._check(message, lang)
+        normalize_filters(filters)  # a bad filter is the user's first problem to hear about
+        if self.store.count() == 0:
+            raise NotReady(t("empty_index", lang), code="empty_index")
+        history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
+        plan = self.plan(message, history, filters, detect_filters)
+        vector = self.embedder.embed_queries([plan.standalone])[0]
+        retrieval, relaxed = self.retrieve_planned(plan, self.settings.top_k, vector)
+        answer = self._answer(plan.standalone, retrieval, vector, lang, focus=message.strip(),
+                              examples=plan.wants_examples, scoped=bool(plan.detected or filters),
+                              relaxed_from=plan.detected if relaxed else None)
+        answer.standalone_question = plan.standalone
+        answer.filters = {"applied": plan.fallback if relaxed else plan.applied, "detected": plan.detected,
                           "relaxed": relaxed}
         return answer
+
+    def retrieve_planned(self, plan: QueryPlan, k: int, vector: np.ndarray | None = None) -> tuple[Retrieval, bool]:
+        """Search with the plan's filters; when the filters read in the question leave nothing, without them."""
+        retrieval = self.retriever.search(plan.standalone, k, plan.applied, vector=vector)
+        if retrieval.hits or not plan.detected:
+            return retrieval, False
+        return self.retriever.search(plan.standalone, k, plan.fallback, vector=vector), True
 
     def is_relevant(self, retrieval: Retrieval) -> bool:
         return bool(retrieval.hits) and retrieval.dense_best >= self.settings.refusal_threshold

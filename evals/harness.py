@@ -113,8 +113,10 @@ class ProductSystem:
         assistant.retriever.mode = mode  # type: ignore[assignment]
 
     def retrieve(self, item: GoldItem) -> list[ScoredChunk]:
-        standalone = condense(item.question, item.history)
-        return self.assistant.retriever.retrieve(standalone, 10, mode=self.mode)  # type: ignore[arg-type]
+        """What the product searches: the standalone question with the filters it reads in the question."""
+        self.assistant.retriever.mode = self.mode  # type: ignore[assignment]
+        plan = self.assistant.plan(item.question, item.history)
+        return self.assistant.retrieve_planned(plan, 10)[0].hits
 
     def answer(self, item: GoldItem) -> Answer:
         self.assistant.retriever.mode = self.mode  # type: ignore[assignment]

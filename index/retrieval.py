@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -65,32 +67,50 @@ class Retriever:
 
     def search(self, question: str, k: int = 5, filters: Mapping[str, Any] | None = None,
                vector: np.ndarray | None = None, mode: Mode | None = None) -> Retrieval:
-        """Validate the filters, then return at most k chunks, best first."""
+        """Validate the filters, then return at most k chunks, best first (with per-step timings in ms)."""
         clean = normalize_filters(filters)
         mode = mode or self.mode
-        if mode != "lexical" and vector is None:
-            vector = self.embedder.embed_queries([question])[0]
-        if self.reranker is None:
-            return self._search(question, vector, k, clean, mode)
-        result = self._search(question, vector, max(k, self.reranker.candidates), clean, mode)
-        result.hits = self.reranker.rerank(question, result.hits, k)
+        timings: dict[str, float] = {}
+        if vector is None and mode != "lexical":
+            with _timed(timings, "embedding"):
+                vector = self.embedder.embed_queries([question])[0]
+        depth = k if self.reranker is None else max(k, self.reranker.candidates)
+        result = self._search(question, vector, depth, clean, mode, timings)
+        if self.reranker is not None:
+            with _timed(timings, "rerank"):
+                result.hits = self.reranker.rerank(question, result.hits, k)
+        result.timings = timings
         return result
 
     def _search(self, question: str, vector: np.ndarray | None, k: int, filters: dict[str, list[Any]],
-                mode: Mode) -> Retrieval:
+                mode: Mode, timings: dict[str, float]) -> Retrieval:
         if mode == "lexical":
             assert self.lexical is not None
-            hits = self.lexical.search(question, k, filters)
+            with _timed(timings, "lexical"):
+                hits = self.lexical.search(question, k, filters)
             # the relevance gate reads the dense similarity whatever the ranking mode
-            gate = self.store.query(vector, 1, to_where(filters)) if vector is not None else []
+            with _timed(timings, "vector"):
+                gate = self.store.query(vector, 1, to_where(filters)) if vector is not None else []
             return Retrieval(hits, gate[0].score if gate else -1.0)
         depth = max(k, self.fusion.depth) if mode == "hybrid" else k
-        dense = sorted(self.store.query(vector, depth, to_where(filters)), key=lambda h: -h.score)
+        with _timed(timings, "vector"):
+            dense = sorted(self.store.query(vector, depth, to_where(filters)), key=lambda h: -h.score)
         best = dense[0].score if dense else -1.0
         if mode == "dense":
             return Retrieval(dense[:k], best)
         assert self.lexical is not None
-        lexical = self.lexical.search(question, depth, filters)
-        fused = rrf([dense, lexical], k=self.fusion.k, weights=[self.fusion.dense_weight, self.fusion.lexical_weight],
-                    limit=k)
+        with _timed(timings, "lexical"):
+            lexical = self.lexical.search(question, depth, filters)
+        with _timed(timings, "fusion"):
+            fused = rrf([dense, lexical], k=self.fusion.k,
+                        weights=[self.fusion.dense_weight, self.fusion.lexical_weight], limit=k)
         return Retrieval(fused, best)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + (time.perf_counter() - started) * 1000
