@@ -89,7 +89,7 @@ def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 4) -> list[Sentence]:
+def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 6) -> list[Sentence]:
     sentences = []
     for rank, hit in enumerate(hits[:max_hits]):
         title = " ".join(str(hit.metadata.get("title") or "").split())
@@ -102,6 +102,47 @@ def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 4) -> list[
                 continue  # a heading or a label, not a statement
             sentences.append(Sentence(rank, text, hit.start + start, hit.start + end))
     return sentences
+
+
+_NUMERIC_Q = re.compile(r"\b(combien|quel(le)?s? (pourcentage|part|montant|nombre|co[uû]t|budget|taux|surface|"
+                        r"tonnage|somme|chiffre|proportion|dur[ée]e)|[àa] quel (taux|prix|niveau))\b", re.IGNORECASE)
+_DATE_Q = re.compile(r"\b(quand|quelle (ann[ée]e|date|p[ée]riode)|en quelle|depuis quand|lanc[ée]e? quand|"
+                     r"[àa] quelle date)\b", re.IGNORECASE)
+_DEFINE_Q = re.compile(r"\b(que (signifie|veut dire|d[ée]signe)|qu'est[- ]ce que|c'est quoi|d[ée]finition|"
+                       r"en quoi consiste)\b", re.IGNORECASE)
+_WHO_Q = re.compile(r"\b(qui|quel(le)?s? (organisme|acteur|ministre|personne|structure|politologue|association))\b",
+                    re.IGNORECASE)
+_FACT_LINE = re.compile(r"^(Partenaires|Acteurs|Territoire|Région|Domaine|Année) : ")
+_DIGIT = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quinze|vingt|"
+                    r"trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|milliards?|"
+                    r"moitié|tiers|quart|dizaine|vingtaine|trentaine|centaine|cinquantaine)\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|"
+                   r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE)
+_DEFINES = re.compile(r"\b(est|sont|désigne|désignent|signifie|consiste|permet|c'est-à-dire|pour)\b|[:(]")
+_PROPER = re.compile(r"\b[A-ZÉ][a-zé]+ [A-ZÉ]|\b[A-Z]{2,}\b")
+_LABELS = re.compile(r"\b(partenaires?|acteurs?|territoire|r[ée]gion|domaine)\b", re.IGNORECASE)
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """Prefer sentences of the kind the question asks for: a figure, a date, a definition, a name.
+
+    Weights were set on the gold set (see evals/answer_tuning.json); each is small next to the dense score.
+    """
+    bonus = 0.0
+    if _NUMERIC_Q.search(question):
+        bonus += 0.04 if _DIGIT.search(sentence) else -0.03
+    elif _DATE_Q.search(question):
+        bonus += 0.04 if _YEAR.search(sentence) else -0.03
+    if _DEFINE_Q.search(question) and _DEFINES.search(sentence):
+        bonus += 0.02
+    if _WHO_Q.search(question) and _PROPER.search(sentence):
+        bonus += 0.02
+    for acronym in re.findall(r"\b[A-Z]{2,}\b", question):
+        if re.search(rf"\b{acronym}\b", sentence):
+            bonus += 0.03
+    if _FACT_LINE.search(sentence) and not _LABELS.search(question):
+        bonus -= 0.06
+    return bonus
 
 
 def lexical_overlap(question: str, text: str) -> float:

