@@ -80,6 +80,11 @@ class Chunker:
             include_prev_next_rel=False,
         )
 
+    @property
+    def signature(self) -> str:
+        """What the chunks depend on besides the document: changing it re-chunks every document."""
+        return f"sentence-splitter/fr/{self.chunk_size}/{self.chunk_overlap}"
+
     def chunk(self, document: SourceDocument) -> list[Chunk]:
         pieces = self._splitter.split_text(document.text)
         chunks: list[Chunk] = []

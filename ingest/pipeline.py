@@ -19,7 +19,7 @@ from ingest.chunking import Chunker
 from ingest.embedding import Embedder
 from ingest.loaders import load_path
 from ingest.manifest import Manifest, ManifestEntry
-from ingest.models import Chunk, IngestReport, SourceDocument
+from ingest.models import Chunk, IngestReport, SourceDocument, content_hash
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Ingestor:
                 seen_sources.add(doc.source)
                 report.documents += 1
                 prev = self.manifest.get(doc.id)
-                if prev and prev.state == "done" and prev.hash == doc.hash:
+                if prev and prev.state == "done" and prev.hash == self._hash(doc):
                     report.unchanged += 1
                 else:
                     todo.append(doc)
@@ -96,7 +96,7 @@ class Ingestor:
             old_ids = set(prev.chunk_ids) if prev else set()
             # chunks of a fully written earlier version are in the store already: never embed them twice
             reusable = old_ids if prev and prev.state == "done" else set()
-            self.manifest.put(ManifestEntry(doc.id, doc.source, self._path_of(doc), doc.hash,
+            self.manifest.put(ManifestEntry(doc.id, doc.source, self._path_of(doc), self._hash(doc),
                                             tuple(sorted(old_ids | {c.id for c in chunks})), "pending"))
             batch.append(_Pending(doc, chunks, old_ids, reusable))
             pending_chunks += sum(1 for c in chunks if c.id not in reusable)
@@ -117,8 +117,12 @@ class Ingestor:
             if stale:
                 self.store.delete(stale)
                 report.chunks_removed += len(stale)
-            self.manifest.put(ManifestEntry(item.doc.id, item.doc.source, self._path_of(item.doc), item.doc.hash,
-                                            tuple(c.id for c in item.chunks), "done"))
+            self.manifest.put(ManifestEntry(item.doc.id, item.doc.source, self._path_of(item.doc),
+                                            self._hash(item.doc), tuple(c.id for c in item.chunks), "done"))
+
+    def _hash(self, doc: SourceDocument) -> str:
+        """The document's content and metadata, and how it is chunked (the collection pins the model)."""
+        return content_hash(doc.hash, self.chunker.signature)
 
     @staticmethod
     def _path_of(doc: SourceDocument) -> str:

@@ -121,3 +121,14 @@ def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path, corpus):
     report = ing.ingest([corpus]).as_dict()
     assert [Path(e["path"]).name for e in report["errors"]] == ["mecenat.md"]
     assert report["chunks_removed"] == 0 and ing.store.vector.document_count() == 4
+
+
+def test_changing_the_chunk_size_rechunks_everything(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data", chunk_size=120)
+    ing.ingest([corpus])
+    before = _consistent(ing)
+    smaller = make_ingestor(tmp_path / "data", ing.embedder, chunk_size=30, store=ing.store.vector)
+    report = smaller.ingest([corpus]).as_dict()
+    assert report["unchanged"] == 0 and report["chunks_removed"] > 0
+    after = _consistent(smaller)
+    assert len(after) > len(before)
