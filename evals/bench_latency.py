@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 from assistant.factory import make_embedder, make_ingestor
 from assistant.settings import Settings
 from evals.calibrate_refusal import DEFAULT_CORPUS, HERE
+from evals.serving import free_port, wait_http
 
 QUESTIONS_FILE = HERE / "calibration_questions.jsonl"
 
@@ -40,25 +40,6 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"seve serve exited with code {proc.returncode}")
-        try:
-            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise SystemExit("seve serve did not answer in time")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(call) -> float:
@@ -88,7 +69,7 @@ def main() -> None:
                                 stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(url, proc)
+            wait_http(url + "/api/health", proc, timeout=180)
             with httpx.Client(base_url=url, timeout=60) as client:
                 for q in questions[:5]:  # warm-up, not measured
                     client.post("/api/chat", json={"message": q})

@@ -28,8 +28,9 @@ import numpy as np
 
 from assistant.factory import make_assistant, make_embedder, make_lexical, make_store
 from assistant.settings import Settings
-from evals.bench_latency import QUESTIONS_FILE, free_port, percentile, wait_ready
+from evals.bench_latency import QUESTIONS_FILE, percentile
 from evals.harness import DEFAULT_CORPUS
+from evals.serving import free_port, wait_http
 from index.hybrid import IndexWriter
 from ingest.loaders import load_path
 from ingest.models import Chunk
@@ -99,7 +100,7 @@ def main() -> None:
                                  "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(url, proc)
+            wait_http(url + "/api/health", proc, timeout=180)
             latencies = []
             with httpx.Client(base_url=url, timeout=60) as client:
                 for q in picks[:5]:
