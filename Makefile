@@ -29,7 +29,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,eval]"
 	rm -f $(VENV)/.seve-installed-*
 	touch $@
 
