@@ -39,7 +39,7 @@ def assistant(seeded, real_embedder):
     ("Quand le rapport de la mission sur les alliances stratégiques a-t-il été remis au ministre ?", "20 mai 2020",
      "000_5bc0c3d86cb44e20.txt"),
     ("Sur combien de piliers repose la méthode de valorisation des dynamiques collectives ?", "4 piliers",
-     "002_c7ae7d688703e1e4.txt"),
+     "002_c7ae7d688703e1e4.txt 000_5bc0c3d86cb44e20.txt"),  # both seeds state it
     ("Quel pourcentage du coût des heures de mécénat de compétences une entreprise peut-elle déduire ?", "60 %",
      "mecenat.md"),
 ])
@@ -48,7 +48,7 @@ def test_fact_from_a_seed_is_answered_and_cited(assistant, question, fact, sourc
     assert answer.grounded, answer.answer
     assert fact in answer.answer, answer.answer
     cited = [c for c in answer.citations if fact in c.chunk.text]
-    assert cited and Path(cited[0].chunk.metadata["path"]).name == source
+    assert cited and Path(cited[0].chunk.metadata["path"]).name in source.split()
     assert f"[{cited[0].n}]" in answer.answer
 
 
