@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,45 +39,54 @@ FOCUS_WEIGHT = 0.15
 
 
 class SentenceScorer:
-    """Scores candidate sentences against a question with the embedding model (vectors cached)."""
+    """Scores candidate sentences against a question with the embedding model.
+
+    Sentence vectors are cached (LRU, shared by all requests, guarded by a lock); everything that
+    belongs to one question lives in the function `for_question` returns, so concurrent requests
+    never see each other's question.
+    """
 
     def __init__(self, embedder: Embedder, cache_size: int = 20000) -> None:
         self.embedder = embedder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
-        self._query_vector: tuple[str, np.ndarray] | None = None
-        self._focus = ""
+        self._lock = threading.Lock()
 
-    def remember_query(self, question: str, vector: np.ndarray, focus: str = "") -> None:
-        """The question's vector (already computed for retrieval) and, for a follow-up, its own words."""
-        self._query_vector = (question, vector)
-        self._focus = focus if focus and focus != question else ""
-
-    def _vectors(self, sentences: list[str]) -> np.ndarray:
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+    def vectors(self, sentences: list[str]) -> np.ndarray:
+        unique = list(dict.fromkeys(sentences))
+        with self._lock:
+            known = {s: self._cache[s] for s in unique if s in self._cache}
+            for s in known:
+                self._cache.move_to_end(s)
+        missing = [s for s in unique if s not in known]
         if missing:
-            for s, v in zip(missing, self.embedder.embed_passages(missing), strict=True):
-                self._cache[s] = v
-                if len(self._cache) > self._cache_size:
+            fresh = dict(zip(missing, self.embedder.embed_passages(missing), strict=True))
+            known.update(fresh)
+            with self._lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        for s in sentences:
-            self._cache.move_to_end(s)
-        return np.stack([self._cache[s] for s in sentences])
+        return np.stack([known[s] for s in sentences])
 
-    def __call__(self, question: str, sentences: list[str]) -> list[float]:
-        if self._query_vector and self._query_vector[0] == question:
-            q = self._query_vector[1]
-        else:
-            q = self.embedder.embed_queries([question])[0]
-        dense = self._vectors(sentences) @ q
-        scores = []
-        for d, s in zip(dense, sentences, strict=True):
-            score = float(d) + LEXICAL_WEIGHT * lexical_overlap(question, s)
-            score += answer_type_bonus(self._focus or question, s)
-            if self._focus:
-                score += FOCUS_WEIGHT * lexical_overlap(self._focus, s)
-            scores.append(score)
-        return scores
+    def for_question(self, question: str, vector: np.ndarray | None = None,
+                     focus: str = "") -> Callable[[str, list[str]], list[float]]:
+        """A scoring function for one question. `vector` is its embedding when retrieval already computed
+        it; `focus` is a follow-up's own words, which weigh as much again as the condensed question's."""
+        focus = focus if focus != question else ""
+
+        def score(asked: str, sentences: list[str]) -> list[float]:
+            q = vector if vector is not None and asked == question else self.embedder.embed_queries([asked])[0]
+            dense = self.vectors(sentences) @ q
+            scores = []
+            for d, sentence in zip(dense, sentences, strict=True):
+                value = float(d) + LEXICAL_WEIGHT * lexical_overlap(asked, sentence)
+                value += answer_type_bonus(focus or asked, sentence)
+                if focus:
+                    value += FOCUS_WEIGHT * lexical_overlap(focus, sentence)
+                scores.append(value)
+            return scores
+
+        return score
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ class Assistant:
         lexical = self.retriever.lexical
         if lexical is None:
             return {}, None
-        version = lexical._version()
+        version = lexical.version()
         if self._known is None or self._known[0] != version:
             docs = lexical.documents()
             known: dict[str, set[str]] = {}
@@ -206,8 +216,7 @@ class Assistant:
             found = compose_examples(hits, lang=lang)
             if found is not None:
                 return found
-        self.scorer.remember_query(question, vector, focus)
-        return compose_extractive(question, hits, self.scorer, lang=lang)
+        return compose_extractive(question, hits, self.scorer.for_question(question, vector, focus), lang=lang)
 
     def examples(self, query: str = "", filters: Mapping[str, Any] | None = None, k: int = 10,
                  lang: str = "fr", detect_filters: bool = True) -> dict[str, Any]:

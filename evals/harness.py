@@ -168,8 +168,7 @@ class LlamaIndexBaseline:
         question = condense(item.question, item.history)
         if not hits or hits[0].score < self.assistant.settings.refusal_threshold:
             return refusal(question, hits)
-        self.assistant.scorer.remember_query(question, self.assistant.embedder.embed_queries([question])[0])
-        return compose_extractive(question, hits, self.assistant.scorer)
+        return compose_extractive(question, hits, self.assistant.scorer.for_question(question))
 
 
 def cosine_from_llamaindex(score: float | None) -> float:
@@ -178,7 +177,7 @@ def cosine_from_llamaindex(score: float | None) -> float:
     return 1.0 + math.log(score) / 2 if score and score > 0 else -1.0
 
 
-def _relevant(hit: ScoredChunk, key: str, expected: Sequence[str]) -> str | None:
+def relevant_doc(hit: ScoredChunk, key: str, expected: Sequence[str]) -> str | None:
     """The expected document this hit stands for, if any (whole-file chunks of a records file count
     when they contain the record)."""
     if key in expected:
@@ -196,7 +195,7 @@ def judge(system: System, item: GoldItem, corpus_root: Path) -> Judged:
     for hit in hits[:10]:
         key = doc_key(hit.metadata, corpus_root)
         keys.append(key)
-        doc = _relevant(hit, key, item.expected_docs)
+        doc = relevant_doc(hit, key, item.expected_docs)
         ranks.append(doc is not None and doc not in found)
         if doc and doc not in found:
             found.append(doc)
@@ -210,7 +209,7 @@ def judge(system: System, item: GoldItem, corpus_root: Path) -> Judged:
     precision = None
     if item.answerable and answer.grounded and answer.citations:
         good = [c for c in answer.citations
-                if _relevant(c.chunk, doc_key(c.chunk.metadata, corpus_root), item.expected_docs)
+                if relevant_doc(c.chunk, doc_key(c.chunk.metadata, corpus_root), item.expected_docs)
                 or any(w in normalize(c.chunk.text) for w in wanted)]
         precision = len(good) / len(answer.citations)
     filter_precision = None

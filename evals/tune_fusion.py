@@ -13,7 +13,7 @@ from pathlib import Path
 
 from assistant.factory import make_assistant, make_embedder, make_ingestor
 from assistant.settings import Settings
-from evals.harness import DEFAULT_CORPUS, DEFAULT_GOLD, HERE, _relevant, doc_key, load_gold
+from evals.harness import DEFAULT_CORPUS, DEFAULT_GOLD, HERE, doc_key, load_gold, relevant_doc
 from index.hybrid import rrf
 
 
@@ -22,7 +22,7 @@ def score(rankings, items, corpus: Path) -> dict[str, float]:
     for ranking, item in zip(rankings, items, strict=True):
         ranks, found = [], []
         for hit in ranking[:10]:
-            doc = _relevant(hit, doc_key(hit.metadata, corpus), item.expected_docs)
+            doc = relevant_doc(hit, doc_key(hit.metadata, corpus), item.expected_docs)
             ranks.append(doc is not None and doc not in found)
             if doc and doc not in found:
                 found.append(doc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
@@ -59,13 +59,5 @@ def rrf(rankings: Sequence[Sequence[ScoredChunk]], k: int = 60, weights: Sequenc
 
 
 def _with_score(hit: ScoredChunk, score: float) -> ScoredChunk:
-    from dataclasses import replace
-
     return replace(hit, score=score)
 
-
-def dense_scores_by_id(hits: Sequence[ScoredChunk]) -> dict[str, float]:
-    return {h.chunk_id: h.score for h in hits}
-
-
-__all__: list[Any] = ["IndexWriter", "backfill_lexical", "rrf", "dense_scores_by_id"]

@@ -100,7 +100,8 @@ class LexicalIndex:
         self._matrix: sparse.csc_matrix | None = None
         self._idf = np.zeros(0)
 
-    def _version(self) -> int:
+    def version(self) -> int:
+        """Changes whenever the table changes, from this connection or another process's."""
         return int(self._db.execute("PRAGMA data_version").fetchone()[0]) * 1_000_003 + self.count()
 
     def count(self) -> int:
@@ -150,7 +151,7 @@ class LexicalIndex:
         self._vocab = vocab
 
     def _ensure_built(self) -> None:
-        version = self._version()
+        version = self.version()
         if self._built_version != version:
             self._build()
             self._built_version = version

@@ -130,3 +130,14 @@ def test_examples_with_filters_and_relaxation(assistant):
     assert none.citations  # the closest examples without the filter
     off = assistant.chat("Des exemples de jardins partagés en Corse ?", detect_filters=False)
     assert off.filters["detected"] == {} and off.grounded
+
+
+def test_concurrent_chats_do_not_mix_questions(assistant):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["Quelle part des Français souhaitent faire alliance ?", "Combien de familles cultivent les jardins ?",
+                 "Combien de seniors bénéficient du tutorat numérique ?"]
+    expected = {q: assistant.chat(q).answer for q in questions}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(lambda q: (q, assistant.chat(q).answer), questions * 8))
+    assert all(answer == expected[q] for q, answer in got)
