@@ -84,8 +84,17 @@ def content_terms(text: str) -> set[str]:
     return {w[:6] for w in re.findall(r"\w+", fold(text)) if len(w) > 2 and w not in _STOP}
 
 
+_MARKUP_LINE = re.compile(r"(?m)^[ \t]{0,3}(?:#{1,6}[ \t]+|[-*+•][ \t]+|>[ \t]?)")
+_MARKUP_INLINE = re.compile(r"\*\*|__|`")
+
+
+def plain(text: str) -> str:
+    """Text without Markdown markup (headings, list markers, bold), on one line: what a reader sees."""
+    return " ".join(_MARKUP_INLINE.sub("", _MARKUP_LINE.sub("", text)).split())
+
+
 def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:
-    text = " ".join(chunk.text.split())
+    text = plain(chunk.text)
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
@@ -95,8 +104,11 @@ def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 6) -> list[
         title = " ".join(str(hit.metadata.get("title") or "").split())
         for start, end in sentence_spans(hit.text):
             # the source's own footnote calls ("…»[1]") would read as our citation numbers
-            text = " ".join(_FOOTNOTE.sub("", hit.text[start:end]).split())
-            if len(text) < 25 or text.startswith("#") or len(text) > 700 or text == title:
+            raw = hit.text[start:end]
+            if raw.lstrip().startswith("#"):
+                continue  # a heading
+            text = plain(_FOOTNOTE.sub("", raw))
+            if len(text) < 25 or len(text) > 700 or text == title:
                 continue
             if len(text) < 80 and not text.endswith((".", "!", "?", "…", "»", ")", '"')):
                 continue  # a heading or a label, not a statement

@@ -20,8 +20,27 @@ _ABBREVIATIONS = (
 _SENTENCE_END = re.compile(r"[.!?…]+[»\")\]]*\s+|\n{2,}")
 
 
-def split_sentences(text: str) -> list[str]:
-    """French-aware sentence split that keeps every character: "".join(result) == text."""
+_BLOCK_START = re.compile(r"[ \t]*(?:[-*+•]|#{1,6}|\d{1,2}[.)])[ \t]")
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs, headings and list items: a heading or a list item is never glued to the next line."""
+    blocks: list[str] = []
+    start = pos = 0
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        pos += len(line)
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (not line.strip() or line.lstrip().startswith("#") or not following.strip()
+                or _BLOCK_START.match(following)):
+            blocks.append(text[start:pos])
+            start = pos
+    if start < len(text):
+        blocks.append(text[start:])
+    return blocks
+
+
+def _split_block(text: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
@@ -41,6 +60,15 @@ def split_sentences(text: str) -> list[str]:
     if start < len(text):
         pieces.append(text[start:])
     return pieces
+
+
+def split_sentences(text: str) -> list[str]:
+    """French-aware sentence split that keeps every character: "".join(result) == text.
+
+    Headings and list items (Markdown) end where their line ends; elsewhere a line break is not a
+    sentence end (PDF text wraps lines mid-sentence).
+    """
+    return [piece for block in _blocks(text) for piece in _split_block(block)]
 
 
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -83,7 +111,7 @@ class Chunker:
     @property
     def signature(self) -> str:
         """What the chunks depend on besides the document: changing it re-chunks every document."""
-        return f"sentence-splitter/fr/{self.chunk_size}/{self.chunk_overlap}"
+        return f"sentence-splitter/fr-v2/{self.chunk_size}/{self.chunk_overlap}"
 
     def chunk(self, document: SourceDocument) -> list[Chunk]:
         pieces = self._splitter.split_text(document.text)

@@ -101,13 +101,13 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
         return history, sources, "", note
 
-    def find(query: str, region: str, domaine: str, acteurs: str, kind: str, since: float | None,
-             until: float | None) -> tuple[str, str]:
+    def find(query: str, region: str, domaine: str, acteurs: str, kind: str, since: str,
+             until: str) -> tuple[str, str]:
         filters: dict[str, Any] = {k: v for k, v in (("region", region), ("domaine", domaine), ("acteurs", acteurs),
                                                     ("type", kind)) if v and v != ANY}
-        if since:
+        if since and since != ANY:
             filters["annee_min"] = int(since)
-        if until:
+        if until and until != ANY:
             filters["annee_max"] = int(until)
         try:
             found = get_assistant().examples(query or "", filters, k=12)
@@ -125,8 +125,11 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         return head + cards, "\n\n".join(facets)
 
     def load_choices() -> tuple[Any, ...]:
-        known, _ = get_assistant().known_values()
-        return tuple(gr.update(choices=_choices(known.get(k)), value=ANY) for k in ("region", "domaine", "acteurs"))
+        assistant = get_assistant()
+        known, _ = assistant.known_values()
+        years = sorted(assistant.examples("", {}, k=1)["facets"].get("annee", {}))
+        lists = [_choices(known.get(k)) for k in ("region", "domaine", "acteurs")] + [[ANY] + years] * 2
+        return tuple(gr.update(choices=choices, value=ANY) for choices in lists)
 
     with gr.Blocks(title="Sève — alliances pour le bien commun") as demo:
         gr.Markdown("## Sève\nPosez vos questions sur les alliances pour le bien commun (ODD 17). "
@@ -157,8 +160,8 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
                 domaine = gr.Dropdown([ANY], value=ANY, label="Domaine", elem_id="seve-ex-domaine")
                 acteurs = gr.Dropdown([ANY], value=ANY, label="Acteurs", elem_id="seve-ex-acteurs")
                 kind = gr.Dropdown([ANY, "ecosysteme_territorial", "demarche_alliance"], value=ANY, label="Type")
-                since = gr.Number(None, label="Depuis (année)", precision=0)
-                until = gr.Number(None, label="Jusqu'à (année)", precision=0)
+                since = gr.Dropdown([ANY], value=ANY, label="Depuis (année)", elem_id="seve-ex-since")
+                until = gr.Dropdown([ANY], value=ANY, label="Jusqu'à (année)", elem_id="seve-ex-until")
             facets = gr.Markdown("", elem_id="seve-ex-facets")
             cards = gr.HTML("", elem_id="seve-ex-results")
         send.click(respond, [box, chat, detect], [chat, sources, box, note])
@@ -167,7 +170,7 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         inputs = [query, region, domaine, acteurs, kind, since, until]
         search.click(find, inputs, [cards, facets])
         query.submit(find, inputs, [cards, facets])
-        demo.load(load_choices, None, [region, domaine, acteurs])
+        demo.load(load_choices, None, [region, domaine, acteurs, since, until])
     return demo
 
 
