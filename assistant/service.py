@@ -13,6 +13,7 @@ import numpy as np
 from assistant.answer import (
     Answer,
     Citation,
+    Sentence,
     answer_type_bonus,
     compose_examples,
     compose_extractive,
@@ -36,6 +37,9 @@ from ingest.embedding import Embedder
 LEXICAL_WEIGHT = 0.15
 # In a follow-up, the words of the new message say what is asked now: they weigh as much again.
 FOCUS_WEIGHT = 0.15
+# Sentences of the best-ranked passages get a small head start (retrieval already judged them). On the gold
+# set: none -> support 0.831, citation precision 0.915; (0.02, 0.01, 0.005) -> 0.838, 0.932; double -> 0.831, 0.915.
+RANK_PRIOR: tuple[float, ...] = (0.02, 0.01, 0.005)
 
 
 class SentenceScorer:
@@ -69,20 +73,23 @@ class SentenceScorer:
         return np.stack([known[s] for s in sentences])
 
     def for_question(self, question: str, vector: np.ndarray | None = None,
-                     focus: str = "") -> Callable[[str, list[str]], list[float]]:
+                     focus: str = "") -> Callable[[str, list[Sentence]], list[float]]:
         """A scoring function for one question. `vector` is its embedding when retrieval already computed
         it; `focus` is a follow-up's own words, which weigh as much again as the condensed question's."""
         focus = focus if focus != question else ""
 
-        def score(asked: str, sentences: list[str]) -> list[float]:
+        def score(asked: str, sentences: list[Sentence]) -> list[float]:
             q = vector if vector is not None and asked == question else self.embedder.embed_queries([asked])[0]
-            dense = self.vectors(sentences) @ q
+            dense = self.vectors([s.text for s in sentences]) @ q
             scores = []
             for d, sentence in zip(dense, sentences, strict=True):
-                value = float(d) + LEXICAL_WEIGHT * lexical_overlap(asked, sentence)
-                value += answer_type_bonus(focus or asked, sentence)
+                # a list item is read with the heading it stands under (« Les trois leviers » …)
+                words = f"{sentence.context} {sentence.text}" if sentence.context else sentence.text
+                value = float(d) + LEXICAL_WEIGHT * lexical_overlap(asked, words)
+                value += answer_type_bonus(focus or asked, sentence.text)
+                value += RANK_PRIOR[sentence.hit_rank] if sentence.hit_rank < len(RANK_PRIOR) else 0.0
                 if focus:
-                    value += FOCUS_WEIGHT * lexical_overlap(focus, sentence)
+                    value += FOCUS_WEIGHT * lexical_overlap(focus, words)
                 scores.append(value)
             return scores
 

@@ -30,7 +30,7 @@ def test_citations_are_numbered_in_order_of_use_and_map_to_chunks():
             hit(2, "Les associations accueillent des salariés volontaires en mécénat.")]
 
     def scores(question, sentences):
-        return [0.9 if "mécénat" in s else 0.1 for s in sentences]
+        return [0.9 if "mécénat" in s.text else 0.1 for s in sentences]
 
     answer = compose_extractive("mécénat ?", hits, scores)
     assert answer.grounded
