@@ -46,7 +46,8 @@ def worst(run: EvalRun, config: str, n: int = 8) -> list[dict[str, Any]]:
         if first is None or not j.support:
             rows.append({"id": j.item.id, "kind": j.item.kind, "question": j.item.question,
                          "problem": ("aucun document attendu dans le top 10" if first is None
-                                     else f"premier document attendu au rang {first}, réponse non étayée"),
+                                     else f"premier document attendu au rang {first}, "
+                                     + ("réponse non étayée" if j.grounded else "refus à tort")),
                          "expected": j.item.expected_docs[:2], "got": j.hit_keys[:3], "answer": j.answer[:200]})
     return rows[:n]
 
