@@ -82,7 +82,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.factory import make_assistant
 
     filters = _parse_filters(args.filter or [])
-    answer = make_assistant(_settings(args)).chat(args.question, [], filters, lang=args.lang).as_dict()
+    answer = make_assistant(_settings(args)).chat(args.question, [], filters, lang=args.lang,
+                                                  detect_filters=not args.no_detect_filters).as_dict()
     if args.json:
         print(json.dumps(answer, ensure_ascii=False))
     else:
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="imprimer la réponse en JSON (comme POST /api/chat)")
     p.add_argument("--filter", action="append", metavar="CLÉ=VALEUR",
                    help="filtre de métadonnées, répétable (region, domaine, acteurs, doc_type, type, annee…)")
+    p.add_argument("--no-detect-filters", action="store_true",
+                   help="ne pas lire de filtres dans la question (région, domaine, acteurs, années)")
     p.add_argument("--lang", choices=["fr", "en"], default=os.environ.get("SEVE_LANG", "fr"))
     p.set_defaults(func=cmd_ask)
 
