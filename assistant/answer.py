@@ -14,7 +14,7 @@ from typing import Any
 from assistant.i18n import t
 from index.store import ScoredChunk
 from ingest.chunking import sentence_spans
-from ingest.embedding import fold
+from ingest.models import fold
 
 _STOP = set(
     "le la les un une des de du d l et en à au aux pour par sur dans avec est sont qui que quoi quel quelle "

@@ -10,16 +10,16 @@ can show them and switch detection off.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.models import fold as fold_text
+
 
 def fold(text: str) -> str:
-    text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "oe").lower()
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[-/]", " ", text).split())
+    """The shared folding, with hyphens and slashes as spaces: « Île-de-France » -> « ile de france »."""
+    return " ".join(re.sub(r"[-/]", " ", fold_text(text)).split())
 
 
 # Synonyms by canonical value (folded phrases; a trailing * means "starts with").

@@ -11,7 +11,6 @@ import json
 import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from scipy import sparse
 
 from index.filters import matches
 from index.store import ScoredChunk
-from ingest.models import Chunk
+from ingest.models import Chunk, fold
 
 # Snowball's French stop list (folded), plus a few question words that carry no topic.
 STOP_WORDS = frozenset("""
@@ -49,10 +48,6 @@ def _stemmer():  # noqa: ANN202 - PyStemmer type stays here
     return Stemmer.Stemmer("french")
 
 
-def _fold(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-
-
 def _join_thousands(match: re.Match[str]) -> str:
     return re.sub(r"[ \u00a0\u202f.]", "", match.group(0))
 
@@ -74,10 +69,10 @@ def analyze(text: str) -> list[str]:
                 terms.extend(raw.split("-"))
             continue
         word = raw.lower()
-        folded = _fold(word)
+        folded = fold(word)
         if folded in STOP_WORDS or len(folded) < 2:
             continue
-        terms.append(folded if len(word) <= 4 else _fold(stem(word)))
+        terms.append(folded if len(word) <= 4 else fold(stem(word)))
     return terms
 
 

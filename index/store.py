@@ -123,7 +123,7 @@ class ChromaStore:
                            start=int(meta.pop("start", 0)), end=int(meta.pop("end", 0)), score=score, metadata=meta)
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]:
-        if k <= 0 or self.count() == 0:
+        if k <= 0:
             return []
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],

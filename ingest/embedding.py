@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ingest.models import fold
 
 
 @runtime_checkable
@@ -109,12 +110,6 @@ def quiet_transformers() -> None:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fold(text: str) -> str:
-    """Lowercase, strip accents, unify apostrophes: « Élève’s » -> « eleve's »."""
-    text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "Oe").lower()
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 class HashEmbedder:

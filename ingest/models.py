@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,12 @@ def content_hash(*parts: str) -> str:
         h.update(part.encode("utf-8"))
         h.update(b"\x1f")
     return h.hexdigest()
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents, unify apostrophes: « Élève’s » -> « eleve's »."""
+    text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "Oe").lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def metadata_fingerprint(metadata: dict[str, Any]) -> str:
