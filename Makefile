@@ -62,6 +62,7 @@ lint: install
 bench: model
 	$(PY) -m evals.bench_ingest
 	$(PY) -m evals.bench_latency
+	$(PY) -m evals.bench_search
 
 clean:
 	rm -rf .seve $(VENV)
