@@ -101,7 +101,6 @@ class ChromaStore:
     def set_document_count(self, count: int) -> None:
         meta = dict(self._collection.metadata or {})
         meta["documents"] = count
-        meta.pop("hnsw:space", None)
         self._collection.modify(metadata=meta)
 
     def document_count(self) -> int:
