@@ -13,7 +13,6 @@ from typing import Any
 
 from assistant.i18n import t
 from index.store import ScoredChunk
-from ingest.chunking import sentence_spans
 from ingest.models import fold
 
 _STOP = set(
@@ -60,6 +59,7 @@ class Answer:
     standalone_question: str = ""
     mode: str = "extractive"
     filters: dict[str, Any] = field(default_factory=dict)
+    kind: str = "refusal"  # what the answer is: definition, list, comparison, figure, examples, smalltalk…
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,17 +68,9 @@ class Answer:
             "grounded": self.grounded,
             "standalone_question": self.standalone_question,
             "mode": self.mode,
-            "filters": self.filters or {"applied": {}, "detected": {}, "relaxed": False},
+            "filters": {"applied": {}, "detected": {}, "relaxed": False, "preferred": {}, **(self.filters or {})},
+            "answer_type": self.kind if self.grounded or self.kind == "smalltalk" else "refusal",
         }
-
-
-@dataclass(frozen=True)
-class Sentence:
-    hit_rank: int
-    text: str
-    start: int  # offsets in the document (chunk.start + offset in the chunk)
-    end: int
-    context: str = ""  # the heading the sentence stands under, when the chunk shows one
 
 
 def content_terms(text: str) -> set[str]:
@@ -97,26 +89,6 @@ def plain(text: str) -> str:
 def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:
     text = plain(chunk.text)
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
-
-
-def candidate_sentences(hits: Sequence[ScoredChunk], max_hits: int = 6) -> list[Sentence]:
-    sentences = []
-    for rank, hit in enumerate(hits[:max_hits]):
-        title = " ".join(str(hit.metadata.get("title") or "").split())
-        heading = ""
-        for start, end in sentence_spans(hit.text):
-            # the source's own footnote calls ("…»[1]") would read as our citation numbers
-            raw = hit.text[start:end]
-            if raw.lstrip().startswith("#"):
-                heading = plain(raw)
-                continue
-            text = plain(_FOOTNOTE.sub("", raw))
-            if len(text) < 25 or len(text) > 700 or text == title:
-                continue
-            if len(text) < 80 and not text.endswith((".", "!", "?", "…", "»", ")", '"')):
-                continue  # a heading or a label, not a statement
-            sentences.append(Sentence(rank, text, hit.start + start, hit.start + end, heading))
-    return sentences
 
 
 _NUMERIC_Q = re.compile(r"\b(combien|quel(le)?s? (pourcentage|part|montant|nombre|co[uû]t|budget|taux|surface|"
@@ -157,38 +129,13 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         if re.search(rf"\b{acronym}\b", sentence):
             bonus += 0.03
     if _FACT_LINE.search(sentence) and not _LABELS.search(question):
-        bonus -= 0.06
+        bonus -= 0.2
     return bonus
 
 
 def lexical_overlap(question: str, text: str) -> float:
     q = content_terms(question)
     return len(q & content_terms(text)) / len(q) if q else 0.0
-
-
-def _similar(a: str, b: str) -> bool:
-    ta, tb = content_terms(a), content_terms(b)
-    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
-
-
-def select_sentences(sentences: Sequence[Sentence], scores: Sequence[float], *, max_sentences: int = 3,
-                     margin: float = 0.04, max_chars: int = 700) -> list[Sentence]:
-    """The best sentence, then up to max_sentences-1 near-best ones that add something new."""
-    ranked = sorted(zip(scores, range(len(sentences)), strict=True), key=lambda p: -p[0])
-    chosen: list[Sentence] = []
-    if not ranked:
-        return chosen
-    best = ranked[0][0]
-    total = 0
-    for score, i in ranked:
-        sentence = sentences[i]
-        if score < best - margin or len(chosen) >= max_sentences:
-            break
-        if any(_similar(sentence.text, c.text) for c in chosen) or total + len(sentence.text) > max_chars:
-            continue
-        chosen.append(sentence)
-        total += len(sentence.text)
-    return chosen
 
 
 def _number(hits: Sequence[ScoredChunk], used_ranks: Sequence[int]) -> dict[int, int]:
@@ -206,24 +153,6 @@ def _citations(hits: Sequence[ScoredChunk], numbers: dict[int, int],
         start, end = spans.get(rank, (hit.start, hit.end))
         citations.append(Citation(n=n, chunk=hit, snippet=snippet_of(hit), start=start, end=end))
     return citations
-
-
-def compose_extractive(question: str, hits: Sequence[ScoredChunk],
-                       score_sentences: Callable[[str, list[Sentence]], list[float]], *, lang: str = "fr",
-                       max_sentences: int = 3) -> Answer:
-    """Cited sentences from hits that the caller already judged relevant."""
-    sentences = candidate_sentences(hits)
-    if not sentences:
-        return refusal(question, hits, lang)
-    scores = score_sentences(question, sentences)
-    chosen = select_sentences(sentences, scores, max_sentences=max_sentences)
-    numbers = _number(hits, [s.hit_rank for s in chosen])
-    spans: dict[int, tuple[int, int]] = {}
-    for s in chosen:
-        lo, hi = spans.get(s.hit_rank, (s.start, s.end))
-        spans[s.hit_rank] = (min(lo, s.start), max(hi, s.end))
-    text = " ".join(f"{s.text} [{numbers[s.hit_rank]}]" for s in chosen)
-    return Answer(answer=text, citations=_citations(hits, numbers, spans), grounded=True)
 
 
 def compose_examples(hits: Sequence[ScoredChunk], *, lang: str = "fr", max_examples: int = 4) -> Answer | None:
@@ -244,9 +173,19 @@ def compose_examples(hits: Sequence[ScoredChunk], *, lang: str = "fr", max_examp
         meta = hits[rank].metadata
         where = ", ".join(str(meta[k]) for k in ("territoire", "region") if meta.get(k))
         year = f", {meta['annee']}" if meta.get("annee") else ""
-        summary = next((s for s in (hits[rank].text.split("\n\n") + [""])[1:2] if s), "")
-        lines.append(f"- « {meta.get('title', '')} » ({where}{year}) : {summary.strip()} [{numbers[rank]}]")
+        summary = plain(str(meta.get("resume") or "")) or _record_summary(hits[rank])
+        lines.append(f"- « {meta.get('title', '')} » ({where}{year}) : {summary} [{numbers[rank]}]")
     return Answer(answer="\n".join(lines), citations=_citations(hits, numbers, {}), grounded=True)
+
+
+def _record_summary(hit: ScoredChunk) -> str:
+    """The first sentence of a record's text that is not its title nor a line of facts."""
+    title = str(hit.metadata.get("title") or "").strip()
+    for block in hit.text.split("\n\n"):
+        text = plain(_FOOTNOTE.sub("", block))
+        if text and text != title and not _FACT_LINE.search(text):
+            return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+    return snippet_of(hit)
 
 
 def refusal(question: str, closest: Sequence[ScoredChunk], lang: str = "fr", suggest: int = 3) -> Answer:
@@ -270,15 +209,17 @@ def refusal(question: str, closest: Sequence[ScoredChunk], lang: str = "fr", sug
 
 FILTER_LABELS = {
     "fr": {"region": "région", "domaine": "domaine", "acteurs": "acteurs", "type": "type",
-           "doc_type": "type de document", "annee": "année", "annee_min": "depuis", "annee_max": "jusqu'à"},
+           "doc_type": "type de document", "annee": "année", "acteurs_tous": "acteurs", "annee_min": "depuis", "annee_max": "jusqu'à"},
     "en": {"region": "region", "domaine": "domain", "acteurs": "actors", "type": "type",
-           "doc_type": "document type", "annee": "year", "annee_min": "since", "annee_max": "until"},
+           "doc_type": "document type", "annee": "year", "acteurs_tous": "actors", "annee_min": "since", "annee_max": "until"},
 }
 
 
 def describe_filters(filters: Mapping[str, list[Any]], lang: str = "fr") -> str:
     labels = FILTER_LABELS.get(lang, FILTER_LABELS["fr"])
-    return ", ".join(f"{labels.get(k, k)} : {' ou '.join(str(v) for v in values)}" for k, values in filters.items())
+    joiners = {"fr": (" ou ", " et "), "en": (" or ", " and ")}.get(lang, (" ou ", " et "))
+    return ", ".join(f"{labels.get(k, k)} : {joiners[k == 'acteurs_tous'].join(str(v) for v in values)}"
+                     for k, values in filters.items())
 
 
 def no_match(filters: Mapping[str, list[Any]], closest: Sequence[ScoredChunk], lang: str = "fr") -> Answer:
@@ -289,3 +230,9 @@ def no_match(filters: Mapping[str, list[Any]], closest: Sequence[ScoredChunk], l
         return Answer(answer=head, citations=[], grounded=False)
     body = nearby.answer.split("\n", 1)[1] if "\n" in nearby.answer else ""
     return Answer(answer=f"{head}\n{body}".rstrip(), citations=nearby.citations, grounded=False)
+
+
+def presentation(kind: str, lang: str = "fr", documents: int = 0) -> Answer:
+    """Small talk (« Bonjour », « qui es-tu ? », « merci ») gets a short word about Sève, no retrieval."""
+    key = {"thanks": "smalltalk_thanks", "bye": "smalltalk_bye"}.get(kind, "smalltalk_intro")
+    return Answer(answer=t(key, lang, documents=documents), citations=[], grounded=False, kind="smalltalk")

@@ -124,23 +124,29 @@ def cmd_prepare_model(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     try:
-        from evals.harness import DEFAULT_CORPUS, FLOORS, check_floors, run_eval
+        from evals.harness import DEFAULT_CORPUS, DEFAULT_GOLD, FLOORS, SETS, check_floors, run_eval, run_sets
         from evals.report import table, write
     except ImportError as exc:
         raise CliError(f'module d\'évaluation introuvable ({exc}) : pip install -e ".[eval]"') from exc
 
     settings = _settings(args)
-    gold, corpus = Path(args.gold), Path(args.corpus or DEFAULT_CORPUS)
+    custom = args.gold is not None or args.corpus is not None
+    gold, corpus = Path(args.gold or DEFAULT_GOLD), Path(args.corpus or DEFAULT_CORPUS)
     for path in (gold, corpus):
         if not path.exists():
             raise CliError(f"chemin introuvable : {path}")
+    sets = [x.strip() for x in args.sets.split(",") if x.strip()]
+    unknown = [x for x in sets if x not in SETS]
+    if unknown:
+        raise CliError(f"jeu inconnu : {', '.join(unknown)} (jeux : {', '.join(SETS)})")
     eval_settings = settings.model_copy(update={
         "data_dir": Path(args.index_dir) if args.index_dir else settings.data_dir / "eval",
         "models_dir": settings.resolved_models_dir})
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     log = (lambda _: None) if args.json else (lambda m: print(m, file=sys.stderr))
     try:
-        run = run_eval(gold, corpus, eval_settings, configs, log)
+        run = run_eval(gold, corpus, eval_settings, configs, log) if custom \
+            else run_sets(sets, eval_settings, configs, log)
     except (ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from exc
     paths = write(run, Path(args.out))
@@ -190,8 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[data_dir], help="mesurer la qualité des réponses sur un jeu de référence")
-    p.add_argument("--gold", default=str(Path(__file__).resolve().parents[1] / "evals" / "gold" / "gold.jsonl"),
-                   help="fichier JSONL des questions de référence (défaut : evals/gold/gold.jsonl)")
+    p.add_argument("--gold", default=None,
+                   help="un fichier JSONL de questions à mesurer seul (avec --corpus) au lieu des jeux de --sets")
+    p.add_argument("--sets", default="gold,transfer-dev,transfer-test",
+                   help="jeux mesurés côte à côte : gold (corpus livré), transfer-dev et transfer-test (pages web "
+                        "et PDF non réglés pour Sève) ; défaut : les trois")
     p.add_argument("--corpus", help="dossier du corpus auquel renvoient les documents attendus (défaut : corpus/)")
     p.add_argument("--configs", default="lexical,dense,default,llamaindex",
                    help="configurations à comparer, séparées par des virgules "

@@ -31,6 +31,11 @@ def last_user_message(history: Sequence[Any]) -> str | None:
     return previous[-1] if previous else None
 
 
+def last_assistant_message(history: Sequence[Any]) -> str:
+    said = [content for role, content in map(_content, history) if role == "assistant" and content.strip()]
+    return said[-1] if said else ""
+
+
 def condense(question: str, history: Sequence[Any]) -> str:
     """Prefix a follow-up with the previous user question, so retrieval sees the whole topic."""
     question = question.strip()

@@ -29,6 +29,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No document in the corpus matches all these criteria ({criteria}). "
               "Here are the closest ones without these filters:",
     },
+    "relaxed": {
+        "fr": "Peu ou pas de documents correspondent à tous ces critères ({criteria}) : ceux qui y correspondent "
+              "viennent en premier, puis les plus proches.",
+        "en": "Few or no documents match all these criteria ({criteria}): those that do come first, then the "
+              "closest ones.",
+    },
+    "quoted_in_french": {
+        "fr": "D'après le corpus :",
+        "en": "Here is what the corpus says (quoted in French):",
+    },
+    "smalltalk_intro": {
+        "fr": "Bonjour ! Je suis Sève, un assistant de recherche sur les alliances pour le bien commun (ODD 17). "
+              "Je réponds à vos questions en citant les passages du corpus ({documents} documents : rapports, "
+              "fiches Repères et exemples de partenariats entre associations, entreprises, collectivités, "
+              "fondations et recherche), et je trouve des exemples par région, domaine ou type d'acteur. "
+              "Essayez : « Qu'est-ce que le mécénat de compétences ? » ou « Des exemples d'alliances "
+              "pour l'emploi en Bretagne ».",
+        "en": "Hello! I am Sève, a search assistant about alliances for the common good (SDG 17). I answer "
+              "your questions by quoting the corpus ({documents} documents, in French: reports, fiches Repères "
+              "and case examples of partnerships between associations, companies, local authorities, "
+              "foundations and research), and I find case examples by region, domain or kind of actor. "
+              "Try: “What is skills-based sponsorship?” or “Examples of alliances for employment in Brittany”.",
+    },
+    "smalltalk_thanks": {
+        "fr": "Avec plaisir ! Posez-moi une autre question sur les alliances et partenariats quand vous voulez.",
+        "en": "You're welcome! Ask me another question about alliances and partnerships whenever you like.",
+    },
+    "smalltalk_bye": {
+        "fr": "Au revoir, et bonnes alliances !",
+        "en": "Goodbye, and good luck with your alliances!",
+    },
     "empty_question": {"fr": "La question est vide.", "en": "The question is empty."},
     "question_too_long": {
         "fr": "La question est trop longue ({n} caractères, maximum {max}).",

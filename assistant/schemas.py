@@ -40,7 +40,11 @@ class CitationOut(BaseModel):
 class FiltersOut(BaseModel):
     applied: dict[str, list[Any]] = Field(description="Filtres appliqués (lus dans la question et explicites)")
     detected: dict[str, list[Any]] = Field(description="Filtres lus dans la question ; detect_filters=false les retire")
-    relaxed: bool = Field(description="Vrai si ces filtres ne laissaient aucun résultat et ont été levés")
+    relaxed: bool = Field(description="Vrai si les filtres lus dans la question laissaient trop peu de résultats "
+                                      "et ne servent plus qu'à classer")
+    preferred: dict[str, list[Any]] = Field(default_factory=dict,
+                                            description="Filtres lus dans la question appliqués comme préférence "
+                                                        "de classement (quand relaxed)")
 
 
 class ChatResponse(BaseModel):
@@ -50,6 +54,8 @@ class ChatResponse(BaseModel):
     standalone_question: str
     mode: Literal["extractive", "llm"]
     filters: FiltersOut
+    answer_type: str = Field(default="refusal", description="definition, list, comparison, figure, date, name, "
+                                                            "howto, explanation, examples, smalltalk ou refusal")
 
 
 class SearchResponse(BaseModel):

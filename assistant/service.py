@@ -13,22 +13,25 @@ import numpy as np
 from assistant.answer import (
     Answer,
     Citation,
-    Sentence,
     answer_type_bonus,
     compose_examples,
-    compose_extractive,
+    describe_filters,
     lexical_overlap,
     no_match,
+    presentation,
     refusal,
     snippet_of,
 )
-from assistant.condense import condense, is_follow_up, last_user_message
+from assistant.condense import condense, is_follow_up, last_assistant_message, last_user_message
+from assistant.extractive import Sentence, compose_extractive
+from assistant.gate import GateModel, Signals, load_gate, question_terms, signals
+from assistant.question import Question, french_terms, language, read_question, small_talk
 from assistant.errors import NotReady, question_error
 from assistant.examples import example_card, example_card_from_metadata, facet_counts
 from assistant.i18n import t
 from assistant.settings import Settings
 from assistant.understand import Understanding, understand, understand_turn
-from index.filters import normalize_filters
+from index.filters import matches, normalize_filters
 from index.lexical import LexicalIndex
 from index.retrieval import Reranker, Retrieval, Retriever
 from index.store import ChromaStore, ScoredChunk
@@ -99,15 +102,23 @@ class SentenceScorer:
 @dataclass(frozen=True)
 class QueryPlan:
     standalone: str
-    applied: dict[str, list[Any]]  # every filter: read in the question, implied by it, and explicit
+    applied: dict[str, list[Any]]  # every filter: read in the question (when the index can use it), and explicit
     fallback: dict[str, list[Any]]  # the same without those read in the question
-    detected: dict[str, list[Any]]
+    detected: dict[str, list[Any]]  # read in the question and usable on this index
     wants_examples: bool
+    question: Question | None = None
+    lexical_query: str = ""  # what the lexical side searches (an English question gets French words)
+
+
+# Fewer hits than this under the filters read in a question, and they become a ranking preference. Those
+# filters are only read in example-finding questions, where one matching record is already an answer.
+SOFT_FILTER_MIN_HITS = 1
 
 
 class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore,
-                 lexical: LexicalIndex | None = None, reranker: Reranker | None = None) -> None:
+                 lexical: LexicalIndex | None = None, reranker: Reranker | None = None,
+                 gate: GateModel | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
@@ -115,6 +126,7 @@ class Assistant:
         self.retriever = Retriever(store, embedder, lexical, mode=mode, reranker=reranker)
         self.scorer = SentenceScorer(embedder)
         self._known: tuple[int, dict[str, set[str]], int | None] | None = None
+        self.gate = gate or load_gate()
 
     def warm_up(self) -> Assistant:
         self.embedder.embed_queries(["échauffement"])
@@ -165,16 +177,40 @@ class Assistant:
         previous = last_user_message(history)
         return understand_turn(message, previous, known, latest, is_follow_up(message))
 
+    def usable_filters(self, detected: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+        """Filters read in a question apply only for keys the index has values for: a corpus of web pages
+        without `acteurs` metadata must not lose every passage to « acteurs : fondation »."""
+        known, latest = self.known_values()
+        usable = {}
+        for key, values in detected.items():
+            base = "acteurs" if key == "acteurs_tous" else key
+            if base in ("annee", "annee_min", "annee_max") and latest is None:
+                continue
+            if base in ("region", "domaine", "acteurs", "type") and not known.get(base):
+                continue
+            usable[key] = values
+        return usable
+
     def plan(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
              detect_filters: bool = True) -> QueryPlan:
         """What to search for: the standalone question and the filters (read in it, and explicit)."""
         explicit = normalize_filters(filters)
         standalone = condense(message, history)
         understood = self.understand(message, history)
-        detected = normalize_filters(understood.filters) if detect_filters else {}
+        detected = self.usable_filters(normalize_filters(understood.filters)) if detect_filters else {}
         base = {"doc_type": ["exemple"]} if understood.wants_examples and "doc_type" not in explicit else {}
+        if base and not self.usable_filters({"type": ["x"]}) and not self._has_examples():
+            base = {}
+        question = read_question(standalone)
+        lexical_query = standalone
+        if question.lang == "en":
+            lexical_query = f"{standalone} {french_terms(standalone)}"
         return QueryPlan(standalone, {**base, **detected, **explicit}, {**base, **explicit}, detected,
-                         understood.wants_examples)
+                         understood.wants_examples, question, lexical_query)
+
+    def _has_examples(self) -> bool:
+        lexical = self.retriever.lexical
+        return lexical is not None and bool(lexical.documents({"doc_type": ["exemple"]}))
 
     def chat(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
              lang: str = "fr", detect_filters: bool = True) -> Answer:
@@ -182,48 +218,98 @@ class Assistant:
         normalize_filters(filters)  # a bad filter is the user's first problem to hear about
         if self.store.count() == 0:
             raise NotReady(t("empty_index", lang), code="empty_index")
+        talk = small_talk(message)
+        if talk is not None:
+            return presentation(talk, language(message) if language(message) == "en" else lang,
+                                self.store.document_count())
         history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
         plan = self.plan(message, history, filters, detect_filters)
+        frame = "en" if plan.question is not None and plan.question.lang == "en" else lang
         vector = self.embedder.embed_queries([plan.standalone])[0]
         retrieval, relaxed = self.retrieve_planned(plan, self.settings.top_k, vector)
-        answer = self._answer(plan.standalone, retrieval, vector, lang, focus=message.strip(),
-                              examples=plan.wants_examples, scoped=bool(plan.detected or filters),
-                              relaxed_from=plan.detected if relaxed else None)
+        answer = self._answer(plan, retrieval, vector, frame, focus=message.strip(),
+                              scoped=bool(plan.detected or filters), relaxed=relaxed,
+                              said=last_assistant_message(history))
         answer.standalone_question = plan.standalone
         answer.filters = {"applied": plan.fallback if relaxed else plan.applied, "detected": plan.detected,
-                          "relaxed": relaxed}
+                          "relaxed": relaxed, "preferred": plan.detected if relaxed else {}}
         return answer
 
     def retrieve_planned(self, plan: QueryPlan, k: int, vector: np.ndarray | None = None) -> tuple[Retrieval, bool]:
-        """Search with the plan's filters; when the filters read in the question leave nothing, without them."""
-        retrieval = self.retriever.search(plan.standalone, k, plan.applied, vector=vector)
-        if retrieval.hits or not plan.detected:
+        """Search with the plan's filters. When the filters read in the question leave (almost) nothing, they
+        become a preference: the search runs without them and the passages that match them come first."""
+        query = plan.lexical_query or plan.standalone
+        retrieval = self.retriever.search(query, k, plan.applied, vector=vector)
+        if not plan.detected or len(retrieval.hits) >= min(k, SOFT_FILTER_MIN_HITS):
             return retrieval, False
-        return self.retriever.search(plan.standalone, k, plan.fallback, vector=vector), True
+        wider = self.retriever.search(query, k, plan.fallback, vector=vector)
+        if not wider.hits:
+            return retrieval, False
+        wider.hits = sorted(wider.hits, key=lambda h: not matches(h.metadata, plan.detected))
+        return wider, True
 
-    def is_relevant(self, retrieval: Retrieval) -> bool:
-        return bool(retrieval.hits) and retrieval.dense_best >= self.settings.refusal_threshold
+    def windows(self, hit: ScoredChunk) -> tuple[int, str]:
+        lexical = self.retriever.lexical
+        return lexical.window(hit.doc_id, hit.start, hit.end, before=1000, after=2500) if lexical is not None \
+            else (hit.start, "")
 
-    def _answer(self, question: str, retrieval: Retrieval, vector: np.ndarray, lang: str, *, focus: str = "",
-                examples: bool = False, scoped: bool = False,
-                relaxed_from: Mapping[str, list[Any]] | None = None) -> Answer:
+    def gate_signals(self, question: Question, retrieval: Retrieval, answer: Answer, best: float) -> Signals:
+        lexical = self.retriever.lexical
+        terms = question_terms(question)
+        known = lexical.document_frequency(terms) if lexical is not None else None
+        corrections = lexical.correct(" ".join(terms)) if lexical is not None else {}
+        if corrections and known is not None:
+            fixed = [corrections.get(x, x) for x in terms]
+            known = lexical.document_frequency(fixed)  # type: ignore[union-attr]
+        hit_texts = [f"{h.metadata.get('title', '')} {h.text}" for h in retrieval.hits[:3]]
+        answer_texts = [answer.answer] + [str(c.chunk.metadata.get("title") or "") for c in answer.citations]
+        return signals(question, dense=retrieval.dense_best, best_sentence=best, hit_texts=hit_texts,
+                       answer_texts=answer_texts, known=known, corrections=corrections)
+
+    def _answer(self, plan: QueryPlan, retrieval: Retrieval, vector: np.ndarray, lang: str, *, focus: str = "",
+                scoped: bool = False, relaxed: bool = False, said: str = "") -> Answer:
         hits = retrieval.hits
-        if relaxed_from is not None:
-            return no_match(relaxed_from, hits, lang)
+        question = plan.question or read_question(plan.standalone)
+        if not hits:
+            return refusal(plan.standalone, hits, lang)
         # records that match the filters a user asked for are relevant by construction
-        if examples and scoped and hits:
+        if plan.wants_examples and scoped and not relaxed:
             found = compose_examples(hits, lang=lang)
             if found is not None:
+                found.kind = "examples"
                 return found
-        if not self.is_relevant(retrieval):
-            return refusal(question, hits, lang)
         if self.retriever.mode == "dense":
-            hits = [h for h in hits if h.score >= self.settings.refusal_threshold]
-        if examples:
-            found = compose_examples(hits, lang=lang)
-            if found is not None:
-                return found
-        return compose_extractive(question, hits, self.scorer.for_question(question, vector, focus), lang=lang)
+            hits = [h for h in hits if h.score >= self.settings.refusal_threshold] or hits[:1]
+        best = [0.0]
+        score = self.scorer.for_question(plan.standalone, vector, focus)
+
+        def scored(asked: str, sentences: list[Any]) -> list[float]:
+            values = score(asked, sentences)
+            best[0] = max(best[0], max(values, default=0.0))
+            return values
+
+        def more(term: str) -> list[ScoredChunk]:
+            return self.retriever.retrieve(term, 3, plan.fallback)
+
+        if relaxed and plan.wants_examples and not any(matches(h.metadata, plan.detected) for h in hits):
+            return no_match(plan.detected, hits, lang)
+        if plan.wants_examples:
+            answer = compose_examples(hits, lang=lang)
+            if answer is not None:
+                answer.kind = "examples"
+        else:
+            answer = None
+        if answer is None:
+            answer = compose_extractive(question, hits, scored, lang=lang, windows=self.windows, extra_hits=more,
+                                        avoid=said)
+            answer.kind = question.kind
+        if not self.gate.answerable(self.gate_signals(question, retrieval, answer, best[0] or retrieval.dense_best)):
+            return refusal(plan.standalone, hits, lang)
+        if relaxed:
+            answer.answer = t("relaxed", lang, criteria=describe_filters(plan.detected, lang)) + "\n" + answer.answer
+        if lang == "en" and answer.grounded:
+            answer.answer = t("quoted_in_french", "en") + "\n" + answer.answer
+        return answer
 
     def examples(self, query: str = "", filters: Mapping[str, Any] | None = None, k: int = 10,
                  lang: str = "fr", detect_filters: bool = True) -> dict[str, Any]:

@@ -144,7 +144,9 @@ def understand(question: str, known: Mapping[str, Iterable[str]] | None = None,
     filters: dict[str, Any] = {}
     for key, compiled in (("region", _REGIONS), ("domaine", _DOMAINS), ("acteurs", _ACTORS), ("type", _TYPES)):
         values = _find(compiled, text, known.get(key))
-        if values:
+        if key == "acteurs" and len(values) >= 2 and not re.search(r"\bou\b", text):
+            filters["acteurs_tous"] = values  # « entre une fondation et un labo »: both in the same example
+        elif values:
             filters[key] = values[0] if len(values) == 1 else values
     filters.update(_years(text, latest_year))
     scoped = any(k in filters for k in ("region", "domaine", "type", "annee_min", "annee_max"))

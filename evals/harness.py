@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.answer import Answer, compose_extractive, refusal
+from assistant.answer import Answer, refusal
+from assistant.extractive import compose_extractive
 from assistant.condense import condense
 from assistant.factory import make_assistant, make_embedder, make_ingestor
 from assistant.service import Assistant
@@ -30,6 +31,13 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 DEFAULT_GOLD = HERE / "gold" / "gold.jsonl"
 DEFAULT_CORPUS = ROOT / "corpus"
+# Question sets measured side by side: the gold set over the shipped corpus, and two sets over a corpus of
+# web pages and PDF text that nobody tuned for (dev: used to calibrate the answerability gate; test: held out).
+SETS = {
+    "gold": (DEFAULT_GOLD, DEFAULT_CORPUS),
+    "transfer-dev": (HERE / "transfer" / "dev" / "questions.jsonl", HERE / "transfer" / "dev" / "corpus"),
+    "transfer-test": (HERE / "transfer" / "test" / "questions.jsonl", HERE / "transfer" / "test" / "corpus"),
+}
 FLOORS = HERE / "floors.json"
 KS = (1, 3, 5, 10)
 
@@ -93,6 +101,8 @@ class Judged:
     latency_ms: float
     filter_precision: float | None = None
     hit_keys: list[str] = field(default_factory=list)
+    answer_support: bool = False  # an expected string in the answer text itself (not only in a cited passage)
+    kind: str = ""
 
 
 class System(Protocol):
@@ -206,6 +216,7 @@ def judge(system: System, item: GoldItem, corpus_root: Path) -> Judged:
     cited_texts = [normalize(c.chunk.text) for c in answer.citations] if answer.grounded else []
     support = bool(wanted) and answer.grounded and any(
         w in normalize(answer.answer) or any(w in t for t in cited_texts) for w in wanted)
+    strict = bool(wanted) and answer.grounded and any(w in normalize(answer.answer) for w in wanted)
     precision = None
     if item.answerable and answer.grounded and answer.citations:
         good = [c for c in answer.citations
@@ -219,7 +230,7 @@ def judge(system: System, item: GoldItem, corpus_root: Path) -> Judged:
         if examples:
             filter_precision = sum(matches(h.metadata, clean) for h in examples) / len(examples)
     return Judged(item, ranks, found, answer.answer, answer.grounded, support, precision, latency,
-                  filter_precision, keys)
+                  filter_precision, keys, strict, getattr(answer, "kind", ""))
 
 
 def _dcg(ranks: Sequence[bool]) -> float:
@@ -227,6 +238,8 @@ def _dcg(ranks: Sequence[bool]) -> float:
 
 
 def summarize(results: Sequence[Judged]) -> dict[str, Any]:
+    talk = [r for r in results if r.item.kind == "smalltalk"]
+    results = [r for r in results if r.item.kind != "smalltalk"]
     answerable = [r for r in results if r.item.answerable]
     unanswerable = [r for r in results if not r.item.answerable]
     out: dict[str, Any] = {"questions": len(results), "answerable": len(answerable)}
@@ -237,12 +250,16 @@ def summarize(results: Sequence[Judged]) -> dict[str, Any]:
         _dcg(r.ranks) / _dcg([True] * min(10, len(r.item.expected_docs))) if r.item.expected_docs else 0.0
         for r in answerable])
     out["support"] = _mean([r.support for r in answerable])
+    out["answer_support"] = _mean([r.answer_support for r in answerable])
     precisions = [r.citation_precision for r in answerable if r.citation_precision is not None]
     out["citation_precision"] = _mean(precisions)
     refused = [r for r in results if not r.grounded]
     out["refusal_precision"] = _mean([not r.item.answerable for r in refused]) if refused else 0.0
     out["refusal_recall"] = _mean([not r.grounded for r in unanswerable]) if unanswerable else 0.0
     out["false_refusals"] = sum(1 for r in answerable if not r.grounded)
+    out["false_refusal_rate"] = _mean([not r.grounded for r in answerable])
+    out["false_answers"] = sum(1 for r in unanswerable if r.grounded)
+    out["smalltalk"] = _mean([r.kind == "smalltalk" for r in talk]) if talk else None
     filters = [r.filter_precision for r in results if r.filter_precision is not None]
     out["filter_precision"] = _mean(filters) if filters else None
     latencies = sorted(r.latency_ms for r in results)
@@ -252,6 +269,8 @@ def summarize(results: Sequence[Judged]) -> dict[str, Any]:
     for kind in sorted({r.item.kind for r in answerable}):
         subset = [r for r in answerable if r.item.kind == kind]
         out[f"hit@5[{kind}]"] = _mean([any(r.ranks[:5]) for r in subset])
+        out[f"support[{kind}]"] = _mean([r.support for r in subset])
+        out[f"answer_support[{kind}]"] = _mean([r.answer_support for r in subset])
     return out
 
 
@@ -319,7 +338,11 @@ def check_floors(summaries: dict[str, dict[str, Any]], floors: dict[str, dict[st
     for config, figures in floors.items():
         if config.startswith("_"):  # comments
             continue
-        name = next((n for n in summaries if n == config or n.startswith(config + " ")), None)
+        base, _, wanted_set = config.partition(" [")
+        candidates = [n for n in summaries if n == base or n.startswith(base + " ")]
+        if wanted_set:
+            candidates = [n for n in candidates if n.endswith(f"[{wanted_set}")]
+        name = candidates[0] if candidates else None
         if name is None:
             failures.append(f"{config}: configuration absente du run")
             continue
@@ -328,3 +351,27 @@ def check_floors(summaries: dict[str, dict[str, Any]], floors: dict[str, dict[st
             if value is None or value < floor:
                 failures.append(f"{name}: {metric} = {value} < plancher {floor}")
     return failures
+
+
+def run_sets(sets: Sequence[str], settings: Settings, names: Sequence[str],
+             log: Callable[[str], None] = lambda _: None) -> EvalRun:
+    """Several question sets, each over its own corpus and index, in one report (names get « [set] »)."""
+    summaries: dict[str, dict[str, Any]] = {}
+    details: dict[str, list[Judged]] = {}
+    meta: dict[str, Any] = {"sets": {}}
+    for set_name in sets:
+        if set_name not in SETS:
+            raise ValueError(f"jeu inconnu : {set_name} (jeux : {', '.join(SETS)})")
+        gold, corpus = SETS[set_name]
+        set_settings = settings.model_copy(update={"data_dir": settings.data_dir / set_name})
+        log(f"— jeu {set_name} : {gold.relative_to(ROOT)} sur {corpus.relative_to(ROOT)}")
+        run = run_eval(gold, corpus, set_settings, names, log)
+        for name, summary in run.summaries.items():
+            summaries[f"{name} [{set_name}]"] = summary
+            details[f"{name} [{set_name}]"] = run.details[name]
+        meta["sets"][set_name] = run.meta
+        meta.update({k: v for k, v in run.meta.items() if k not in ("gold", "questions", "documents")})
+    meta["questions"] = sum(m["questions"] for m in meta["sets"].values())
+    meta["documents"] = sum(m["documents"] for m in meta["sets"].values())
+    meta["gold"] = ", ".join(meta["sets"])
+    return EvalRun(summaries, details, meta)

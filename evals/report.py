@@ -9,10 +9,13 @@ from typing import Any
 
 from evals.harness import EvalRun
 
-COLUMNS = ["hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "support", "citation_precision",
-           "refusal_precision", "refusal_recall", "filter_precision", "latency_p50_ms", "latency_p95_ms"]
+COLUMNS = ["hit@1", "hit@5", "mrr@10", "ndcg@10", "support", "answer_support", "citation_precision",
+           "refusal_precision", "refusal_recall", "false_refusal_rate", "false_answers", "filter_precision",
+           "smalltalk", "latency_p50_ms", "latency_p95_ms"]
 SHORT = {"citation_precision": "cit.prec", "refusal_precision": "ref.prec", "refusal_recall": "ref.rec",
-         "filter_precision": "filt.prec", "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms"}
+         "filter_precision": "filt.prec", "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms",
+         "answer_support": "ans.sup", "false_refusal_rate": "false.ref", "false_answers": "false.ans",
+         "smalltalk": "talk"}
 
 
 def _fmt(value: Any) -> str:
@@ -94,7 +97,7 @@ def write(run: EvalRun, out_dir: Path) -> dict[str, Path]:
     plot(run, paths["plot"])
     lines = ["# Évaluation de Sève", "", f"- questions : {run.meta['questions']} ({run.meta['gold']})",
              f"- modèle : {run.meta['embedding_model']}, passages de {run.meta['chunk_size']} jetons",
-             f"- seuil de refus : {run.meta['refusal_threshold']}", "", "```", table(run), "```", "",
+             "- refus : porte de réponse à plusieurs signaux (assistant/gate.json)", "", "```", table(run), "```", "",
              f"![comparaison]({paths['plot'].name})", ""]
     for name in run.details:
         lines += [f"## Questions les plus mal traitées : {name}", ""]

@@ -13,6 +13,7 @@ FILTER_KEYS: dict[str, str] = {
     "domaine": "str",
     "type": "str",
     "acteurs": "list",
+    "acteurs_tous": "all",  # the metadata list must hold every value (« entre une fondation et un labo »)
     "annee": "int",
     "annee_min": "min",
     "annee_max": "max",
@@ -72,6 +73,9 @@ def _clause(key: str, kind: str, values: list[Any]) -> dict[str, Any]:
     if kind == "list":
         parts = [{key: {"$contains": v}} for v in values]
         return parts[0] if len(parts) == 1 else {"$or": parts}
+    if kind == "all":
+        parts = [{"acteurs": {"$contains": v}} for v in values]
+        return parts[0] if len(parts) == 1 else {"$and": parts}
     return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
 
 
@@ -86,12 +90,14 @@ def matches(metadata: Mapping[str, Any], filters: Mapping[str, list[Any]]) -> bo
     """The same semantics as `to_where`, in Python (for stores without filtering and for tests)."""
     for key, values in filters.items():
         kind = FILTER_KEYS[key]
-        have = metadata.get("annee" if kind in ("min", "max") else key)
+        have = metadata.get({"min": "annee", "max": "annee", "all": "acteurs"}.get(kind, key))
         if kind == "min" and not (isinstance(have, int) and have >= values[0]):
             return False
         if kind == "max" and not (isinstance(have, int) and have <= values[0]):
             return False
         if kind == "list" and not (isinstance(have, list) and any(v in have for v in values)):
+            return False
+        if kind == "all" and not (isinstance(have, list) and all(v in have for v in values)):
             return False
         if kind in ("str", "int") and have not in values:
             return False

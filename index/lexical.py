@@ -86,6 +86,7 @@ class LexicalIndex:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, doc_id TEXT, text TEXT, "
                          "start INTEGER, end_ INTEGER, metadata TEXT, terms TEXT)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id, start)")
         self._lock = threading.Lock()
         self._built_version: int | None = None
         self._ids: list[str] = []
@@ -94,6 +95,9 @@ class LexicalIndex:
         self._vocab: dict[str, int] = {}
         self._matrix: sparse.csc_matrix | None = None
         self._idf = np.zeros(0)
+        self._df = np.zeros(0)
+        self._grams: dict[str, list[int]] = {}
+        self._terms: list[str] = []
 
     def version(self) -> int:
         """Changes whenever the table changes, from this connection or another process's."""
@@ -136,6 +140,9 @@ class LexicalIndex:
         avg = lengths.mean() if len(rows) else 1.0
         df = np.bincount(tf.indices, minlength=len(vocab)) if len(vocab) else np.zeros(0)
         self._idf = np.log(1 + (len(rows) - df + 0.5) / (df + 0.5))
+        self._df = df
+        self._terms = list(vocab)
+        self._grams = {}
         norm = self.k1 * (1 - self.b + self.b * lengths / avg)
         tf = tf.tocoo()
         weights = tf.data * (self.k1 + 1) / (tf.data + norm[tf.row])
@@ -154,12 +161,82 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray:
         with self._lock:
             self._ensure_built()
-            columns = [self._vocab[t] for t in analyze(query) if t in self._vocab]
+            columns = [self._vocab[t] for t in self._known_terms(analyze(query))]
             if not columns or self._matrix is None:
                 return np.zeros(len(self._ids))
             # a term repeated in the query counts once per occurrence, as in classic BM25
             idf = self._idf[columns]
             return np.asarray(self._matrix[:, columns] @ idf).ravel()
+
+    def _known_terms(self, terms: list[str]) -> list[str]:
+        """The query's terms that the index holds; an unknown word is read as the closest known one
+        (« competance » -> « competent », « mecena » -> « mecenat »), so typos still find their passages."""
+        known = []
+        for term in terms:
+            if term in self._vocab:
+                known.append(term)
+            elif (fixed := self._closest(term)) is not None:
+                known.append(fixed)
+        return known
+
+    def _closest(self, term: str) -> str | None:
+        if len(term) < 4 or term[0].isdigit() or not self._terms:
+            return None
+        if not self._grams:
+            grams: dict[str, list[int]] = {}
+            for i, word in enumerate(self._terms):
+                if len(word) >= 3 and not word[0].isdigit():
+                    for g in _trigrams(word):
+                        grams.setdefault(g, []).append(i)
+            self._grams = grams
+        shared: dict[int, int] = {}
+        for g in _trigrams(term):
+            for i in self._grams.get(g, ()):
+                shared[i] = shared.get(i, 0) + 1
+        limit = 1 if len(term) <= 5 else 2
+        best: tuple[int, float, str] | None = None
+        for i, _ in sorted(shared.items(), key=lambda p: -p[1])[:40]:
+            word = self._terms[i]
+            distance = _edit_distance(term, word, limit)
+            if distance <= limit:
+                key = (distance, -float(self._df[i]), word)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best else None
+
+    def correct(self, text: str) -> dict[str, str]:
+        """Unknown words of a text and the known words they are read as."""
+        with self._lock:
+            self._ensure_built()
+            out = {}
+            for term in analyze(text):
+                if term not in self._vocab and (fixed := self._closest(term)) is not None:
+                    out[term] = fixed
+            return out
+
+    def document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+        """In how many chunks each (analyzed) term occurs; 0 for terms the index does not hold."""
+        with self._lock:
+            self._ensure_built()
+            return {t: int(self._df[self._vocab[t]]) if t in self._vocab else 0 for t in terms}
+
+    def window(self, doc_id: str, start: int, end: int, before: int = 800, after: int = 1500) -> tuple[int, str]:
+        """The document's text around [start, end), rebuilt from its chunks: (offset, text). Gaps between
+        chunks become line breaks (what separates chunks), so offsets stay exact."""
+        rows = self._db.execute("SELECT text, start, end_ FROM chunks WHERE doc_id=? AND end_>? AND start<? "
+                                "ORDER BY start", (doc_id, start - before, end + after)).fetchall()
+        if not rows:
+            return start, ""
+        origin = cursor = rows[0][1]
+        parts: list[str] = []
+        for text, lo, hi in rows:
+            if lo > cursor:
+                parts.append("\n" * (lo - cursor))  # the separator between chunks: a line break or two
+                cursor = lo
+            if hi > cursor:
+                parts.append(text[cursor - lo:])
+                cursor = hi
+        return origin, "".join(parts)
 
     def search(self, query: str, k: int, filters: Mapping[str, list[Any]] | None = None) -> list[ScoredChunk]:
         scores = self.scores(query)
@@ -191,3 +268,23 @@ class LexicalIndex:
             return None
         return ScoredChunk(chunk_id=chunk_id, doc_id=row[0], text=row[1], start=row[2], end=row[3], score=score,
                            metadata=json.loads(row[4]))
+
+
+def _trigrams(word: str) -> set[str]:
+    padded = f"^{word}$"
+    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, cut short above `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]

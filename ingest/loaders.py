@@ -161,28 +161,41 @@ def load_markdown(path: Path) -> list[SourceDocument]:
     return [_document(path, text, meta)]
 
 
+def _page_key(line: str) -> str:
+    """A line as a running header compares: its page number (at either end) made generic."""
+    return re.sub(r"^\d{1,4}(?=\s)|(?<=\s)\d{1,4}$", "#", line.strip())
+
+
+def drop_running_lines(pages: list[str], min_repeats: int = 3) -> list[str]:
+    """Remove running headers and footers (the same short line on many pages) and lone page numbers:
+    text pulled from PDFs repeats them in the middle of sentences and lists."""
+    counts: dict[str, int] = {}
+    for page in pages:
+        for line in {_page_key(ln) for ln in page.splitlines()}:
+            if 8 <= len(line) <= 100 and not line.startswith(("-", "•", "*", "#")):
+                counts[line] = counts.get(line, 0) + 1
+    threshold = max(min_repeats, len(pages) // 2) if len(pages) > 2 else min_repeats
+    running = {line for line, n in counts.items() if n >= threshold}
+    cleaned = []
+    for page in pages:
+        kept = [ln for ln in page.splitlines()
+                if _page_key(ln) not in running and not re.fullmatch(r"\s*(?:page\s*)?\d{1,4}(?:\s*/\s*\d{1,4})?\s*", ln,
+                                                                 re.IGNORECASE)]
+        cleaned.append("\n".join(kept))
+    return cleaned
+
+
 def load_text(path: Path) -> list[SourceDocument]:
-    return [_document(path, _decode_text(_read_bytes(path)), {"doc_type": "article"})]
+    text = _decode_text(_read_bytes(path))
+    pages = text.split("\f") if "\f" in text else [text]
+    return [_document(path, "\n\n".join(drop_running_lines(pages)).strip() or text, {"doc_type": "article"})]
 
 
 def load_html(path: Path) -> list[SourceDocument]:
-    from bs4 import BeautifulSoup
+    from ingest.html import html_to_text
 
-    soup = BeautifulSoup(_decode_text(_read_bytes(path)), "html.parser")
-    for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "svg", "form"]):
-        tag.decompose()
-    meta: dict[str, Any] = {"doc_type": "article"}
-    heading = soup.find("h1")
-    if soup.title and soup.title.get_text(strip=True):
-        meta["title"] = soup.title.get_text(" ", strip=True)
-    elif heading:
-        meta["title"] = heading.get_text(" ", strip=True)
-    for name in ("description", "date"):
-        tag = soup.find("meta", attrs={"name": name})
-        if tag and tag.get("content"):
-            meta[name] = tag["content"]
-    lines = [line.strip() for line in soup.get_text("\n").splitlines()]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    text, found = html_to_text(_decode_text(_read_bytes(path)))
+    meta: dict[str, Any] = {"doc_type": "article", **found}
     return [_document(path, text, meta)]
 
 
@@ -199,7 +212,7 @@ def load_pdf(path: Path) -> list[SourceDocument]:
         raise LoaderError(f"PDF illisible ou corrompu ({type(exc).__name__})") from exc
     except Exception as exc:  # pypdf raises many types on damaged files
         raise LoaderError(f"PDF illisible ou corrompu ({type(exc).__name__})") from exc
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    text = "\n\n".join(p.strip() for p in drop_running_lines(pages, 2) if p.strip())
     if not text.strip():
         raise LoaderError("PDF sans texte extractible (image scannée ?)")
     meta: dict[str, Any] = {"doc_type": "rapport"}

@@ -7,6 +7,7 @@ from pathlib import Path
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 
+from assistant.gate import FEATURES, GateModel
 from assistant.service import Assistant
 from assistant.settings import Settings
 from index.hybrid import IndexWriter
@@ -50,7 +51,16 @@ def make_ingestor(data_dir: Path, embedder: HashEmbedder | None = None, chunk_si
                     batch_chunks=8)
 
 
+def fake_gate(threshold: float = FAKE_THRESHOLD) -> GateModel:
+    """The answerability gate for the hash space: answer when the best cosine reaches the threshold
+    (the real gate's coefficients are fitted on the real model's scale)."""
+    n = len(FEATURES)
+    return GateModel((1.0,) + (0.0,) * (n - 1), 0.0, (threshold,) + (0.0,) * (n - 1), (0.01,) + (1.0,) * (n - 1),
+                     0.5, "tests: dense cosine only")
+
+
 def make_assistant(data_dir: Path, ingestor: Ingestor, **overrides) -> Assistant:
     settings = Settings(data_dir=data_dir, refusal_threshold=FAKE_THRESHOLD, **overrides)
     writer = ingestor.store
-    return Assistant(settings, ingestor.embedder, writer.vector, writer.lexical)  # type: ignore[attr-defined]
+    return Assistant(settings, ingestor.embedder, writer.vector, writer.lexical,  # type: ignore[attr-defined]
+                     gate=fake_gate())

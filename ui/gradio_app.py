@@ -69,7 +69,8 @@ def filters_note(filters: dict[str, Any]) -> str:
         return ""
     text = describe_filters(detected)
     if filters.get("relaxed"):
-        return f"Filtres lus dans la question : {text} — aucun résultat avec ces filtres, ils ont été levés."
+        return (f"Filtres lus dans la question : {text} — trop peu de résultats avec ces filtres : ils servent "
+                "seulement à classer les résultats (ceux qui y correspondent d'abord).")
     return f"Filtres lus dans la question : {text}. Décochez « Lire les filtres dans la question » pour les retirer."
 
 

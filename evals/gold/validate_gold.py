@@ -4,14 +4,18 @@ Usage : python evals/gold/validate_gold.py [CHEMIN_GOLD] [--corpus CHEMIN_DU_COR
 
 S'arrête au premier problème (code de sortie 1, message clair sur stderr). Vérifie :
 - chaque ligne est un objet JSON UTF-8 avec les champs du schéma, identifiants « GNNN » uniques ;
-- `kind` autorisé, répartition minimale par type de question, total d'au moins 120 questions ;
+- `kind` autorisé, répartition minimale par type de question, total d'au moins 190 questions ;
 - `history` vide sauf pour `follow_up` (tours user/assistant alternés, commençant par user) ;
 - `filters` : clés et valeurs autorisées (corpus/_sources/allowed_values.json), années cohérentes ;
+  `{}` obligatoire pour `definition`, `list`, `comparison`, `english`, `typo` et `smalltalk` ;
+- `answerable: false` pour `unanswerable` et `smalltalk` (ce dernier avec `note: "smalltalk"`), `true`
+  pour les autres types ;
 - `expected_docs` : chemins relatifs à corpus/ existants, enregistrements FILE#ID présents dans le fichier ;
-  vide si et seulement si la question est sans réponse (`answerable: false`, `kind: unanswerable`) ;
-- `expected_answers` : au moins une chaîne apparaît telle quelle dans le texte d'au moins un document
-  attendu (PDF/DOCX : source Markdown de même nom dans corpus/_sources/rapports/ ; enregistrements :
-  champs title, resume, description, partenaires, territoire, region, domaine, annee) ;
+  vide si et seulement si la question est sans réponse (`answerable: false`) ;
+- `expected_answers` : chaque chaîne apparaît telle quelle dans le texte d'au moins un document attendu
+  (PDF/DOCX : source Markdown de même nom dans corpus/_sources/rapports/ ; enregistrements : champs
+  title, resume, description, partenaires, territoire, region, domaine, annee) ; au moins 2 chaînes pour
+  `list` et `comparison`, au plus 6 mots par chaîne pour `definition`, `list` et `comparison` ;
 - chaque document attendu respecte les filtres de la question (région, domaine, acteurs, type, année) ;
   une question sans réponse avec filtres ne doit correspondre à aucun enregistrement ;
 - les questions d'exemples ont de 1 à 5 documents attendus, tous des enregistrements ;
@@ -39,8 +43,14 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_GOLD = HERE / "gold.jsonl"
 DEFAULT_CORPUS = HERE.parent.parent / "corpus"
 
-KINDS = {"factual": 35, "conceptual": 20, "example": 30, "follow_up": 20, "unanswerable": 15}
-MIN_TOTAL = 120
+KINDS = {"factual": 35, "conceptual": 20, "example": 30, "follow_up": 20, "unanswerable": 15,
+         "definition": 8, "list": 8, "comparison": 6, "english": 7, "typo": 5, "smalltalk": 5}
+MIN_TOTAL = 190
+UNANSWERABLE_KINDS = {"unanswerable", "smalltalk"}  # answerable: false, expected_docs/answers vides
+NO_FILTER_KINDS = {"definition", "list", "comparison", "english", "typo", "smalltalk"}  # filters: {}
+MULTI_ANSWER_KINDS = {"list", "comparison"}  # au moins 2 chaînes attendues (éléments, un terme par côté)
+SHORT_ANSWER_KINDS = {"definition", "list", "comparison"}  # chaînes de 6 mots au plus
+MAX_SHORT_WORDS = 6
 REQUIRED = {"id", "kind", "question", "history", "filters", "expected_docs", "expected_answers", "answerable"}
 OPTIONAL = {"note"}
 FILTER_KEYS = {"region", "domaine", "acteurs", "doc_type", "type", "annee_min", "annee_max"}
@@ -277,8 +287,12 @@ def validate(gold_path: Path, corpus_root: Path) -> dict:
         answerable = item["answerable"]
         if not isinstance(answerable, bool):
             fail(where, "`answerable` doit être un booléen")
-        if answerable != (kind != "unanswerable"):
-            fail(where, "answerable doit valoir false pour kind=unanswerable et true sinon")
+        if answerable != (kind not in UNANSWERABLE_KINDS):
+            fail(where, "answerable doit valoir false pour kind=unanswerable ou smalltalk et true sinon")
+        if kind in NO_FILTER_KINDS and filters:
+            fail(where, f"`filters` doit être {{}} pour kind={kind}")
+        if kind == "smalltalk" and item.get("note") != "smalltalk":
+            fail(where, "une question smalltalk doit porter `note: \"smalltalk\"`")
 
         copied = shingles(question) & corpus_shingles
         if copied:
@@ -309,11 +323,17 @@ def validate(gold_path: Path, corpus_root: Path) -> dict:
             bad = doc_matches(corpus.meta[doc], filters)
             if bad:
                 fail(where, f"{doc} ne respecte pas le filtre « {bad} »={filters[bad]!r}")
+        if len(set(answers)) != len(answers):
+            fail(where, "réponse attendue en double")
+        if kind in MULTI_ANSWER_KINDS and len(answers) < 2:
+            fail(where, f"au moins 2 réponses attendues pour kind={kind}")
         for answer in answers:
             if len(answer) > 80:
                 fail(where, f"réponse attendue trop longue (> 80 caractères) : {answer!r}")
-        if not any(a in corpus.texts[d] for a in answers for d in docs):
-            fail(where, f"aucune des réponses attendues {answers} n'apparaît telle quelle dans {docs}")
+            if kind in SHORT_ANSWER_KINDS and len(answer.split()) > MAX_SHORT_WORDS:
+                fail(where, f"réponse attendue trop longue (> {MAX_SHORT_WORDS} mots) pour kind={kind} : {answer!r}")
+            if not any(answer in corpus.texts[d] for d in docs):
+                fail(where, f"la réponse attendue {answer!r} n'apparaît telle quelle dans aucun de {docs}")
         if kind == "example":
             if len(docs) > MAX_EXAMPLE_DOCS:
                 fail(where, f"au plus {MAX_EXAMPLE_DOCS} documents attendus pour une question d'exemples")

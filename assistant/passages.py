@@ -1,0 +1,184 @@
+"""The structure of a passage: headings, list items and sentences, with their offsets in the document.
+
+A retrieved chunk is read inside a window of its document (the chunks around it), so an answer can
+quote the list that continues after the chunk, the sentence before one that starts with « Il », or the
+figure in the next sentence. Markdown headings and list markers are read, and so are the shapes that
+text pulled from PDFs and web pages has: numbered section titles, « • » bullets, short title lines,
+words hyphenated across lines, running page headers and lone page numbers (dropped).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ingest.chunking import sentence_spans
+
+UnitKind = Literal["heading", "item", "sentence"]
+
+_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.*)$")
+_ITEM = re.compile(r"^[ \t]*(?:[-*+•–▪◦·]|\(?\d{1,2}[.)]|[a-h]\))[ \t]+(?=\S)")
+_NUMBERED_TITLE = re.compile(r"^[ \t]*(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[IVX]{1,5}\.|[A-H]\.)[ \t]+[A-ZÀ-Ý]")
+_NOISE = re.compile(r"^\s*(?:\d{1,4}|p\. ?\d+|\d+ ?/ ?\d+)\s*$|\bpage \d+( sur \d+)?\s*$|\|\s*\d+\s*$",
+                    re.IGNORECASE)
+_END = re.compile(r"[.!?…:;»\")]\s*$")
+_BOLD_LINE = re.compile(r"^[ \t]*(?:\*\*|__)[^*_\n]{2,80}(?:\*\*|__)[ \t]*:?[ \t]*$")
+_BOLD_LEAD = re.compile(r"^[ \t]*(?:\*\*|__)[^*_\n]{2,80}(?:\*\*|__)")
+_MARKUP = re.compile(r"\*\*|__|`")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One heading, list item or sentence of a document, as a reader sees it."""
+
+    kind: UnitKind
+    text: str
+    start: int  # offsets in the document
+    end: int
+    heading: str = ""  # the nearest heading above
+    level: int = 0  # headings: 1 (top) to 6; items: indentation depth
+    block: int = 0  # paragraph or list number: units of one block are contiguous
+    list_id: int = -1  # items of one list share it
+
+    @property
+    def is_statement(self) -> bool:
+        return self.kind != "heading"
+
+
+def clean(text: str) -> str:
+    """One line of plain text: markup and list markers removed, hyphenated words joined."""
+    text = re.sub(r"(\w)-\n[ \t]*(?=[a-zà-ÿ])", r"\1", text)
+    text = _ITEM.sub("", text, count=1)
+    return " ".join(_MARKUP.sub("", text).split())
+
+
+def _looks_like_title(line: str, previous_blank: bool, following: str) -> bool:
+    """A short line with no sentence end, followed by a line that starts a new sentence or a list."""
+    text = line.strip()
+    if not previous_blank or not text or len(text) > 80 or re.search(r"[.!?…:;]\s*$", text) \
+            or re.search(r"\w[.?!] ", text[4:]):
+        return False
+    nxt = following.strip()[:1]
+    if not (nxt == "" or nxt.isupper() or nxt.isdigit() or nxt in "-•–▪*«\""):
+        return False
+    return bool(_NUMBERED_TITLE.match(text)) or (len(text) < 70 and text[:1].isupper() and len(text.split()) <= 10)
+
+
+@dataclass
+class _Block:
+    kind: UnitKind
+    start: int
+    end: int
+    level: int = 0
+    numbered: bool = False
+    short: bool = False  # an item whose first line reads like a title (« 1. Diagnostic »)
+
+
+def _blocks(text: str) -> list[_Block]:
+    """Headings, list items and paragraphs of a text (offsets into it)."""
+    blocks: list[_Block] = []
+    lines = text.splitlines(keepends=True)
+    seen: dict[str, int] = {}
+    for line in lines:
+        key = line.strip()
+        if 10 < len(key) < 100:
+            seen[key] = seen.get(key, 0) + 1
+    repeated = {k for k, n in seen.items() if n >= 2 and not _ITEM.match(k)}  # running headers and footers
+    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    width = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0  # of hard-wrapped text (PDF)
+    last_line = ""
+    pos = 0
+    current: _Block | None = None
+    previous_blank = True
+    for i, line in enumerate(lines):
+        start, pos = pos, pos + len(line)
+        stripped = line.strip()
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if not stripped or (len(stripped) < 70 and _NOISE.search(stripped)) or stripped in repeated:
+            current = None
+            previous_blank = previous_blank or not stripped
+            continue
+        if m := _MD_HEADING.match(line):
+            blocks.append(_Block("heading", start, start + len(line.rstrip()), len(m.group(1))))
+            current = None
+        elif _BOLD_LINE.match(line) and current is None:  # « **Moyens engagés** » alone on its line
+            blocks.append(_Block("heading", start, start + len(line.rstrip()), 5))
+        elif _NUMBERED_TITLE.match(line) and _looks_like_title(line, True, following) \
+                and not _ITEM.match(following) \
+                and not (blocks and blocks[-1].kind == "item" and blocks[-1].numbered and blocks[-1].short):
+            level = 2 + stripped.split()[0].rstrip(".").count(".")
+            blocks.append(_Block("heading", start, start + len(line.rstrip()), min(level, 6)))
+            current = None
+        elif _ITEM.match(line):
+            indent = len(line) - len(line.lstrip())
+            current = _Block("item", start, start + len(line.rstrip()), 1 + indent // 2,
+                             bool(re.match(r"\s*\(?\d", line)),
+                             len(stripped) < 60 and not _END.search(stripped) and not re.search(r"\w[.?!] ", stripped))
+            blocks.append(current)
+        elif _looks_like_title(line, previous_blank, following) and current is None:
+            blocks.append(_Block("heading", start, start + len(line.rstrip()), 3))
+        elif current is not None and _ends_paragraph(last_line, stripped, width):
+            current = _Block("sentence", start, start + len(line.rstrip()))
+            blocks.append(current)
+        elif current is not None:
+            current.end = start + len(line.rstrip())
+        elif _BOLD_LEAD.match(line):  # « **Les richesses humaines.** Ce sont… »: an item of a list of paragraphs
+            current = _Block("item", start, start + len(line.rstrip()), 1)
+            blocks.append(current)
+        else:
+            current = _Block("sentence", start, start + len(line.rstrip()))
+            blocks.append(current)
+        previous_blank = False
+        last_line = line.rstrip()
+    return blocks
+
+
+def _ends_paragraph(previous: str, line: str, width: int) -> bool:
+    """In hard-wrapped text, a short line that ends a sentence, followed by a capital, ends a paragraph."""
+    return bool(previous) and width >= 50 and len(previous.strip()) < 0.7 * width \
+        and bool(re.search(r"[.!?…:]\s*$", previous)) and line[:1].isupper()
+
+
+def parse(text: str, offset: int = 0) -> list[Unit]:
+    """The units of a passage, in order; `offset` is where `text` starts in its document."""
+    units: list[Unit] = []
+    heading = ""
+    list_id = -1
+    last_kind: UnitKind | None = None
+    for number, block in enumerate(_blocks(text)):
+        raw = text[block.start:block.end]
+        if block.kind == "heading":
+            heading = clean(_MD_HEADING.sub(r"\2", raw))
+            units.append(Unit("heading", heading, offset + block.start, offset + block.end, heading, block.level,
+                              number))
+            last_kind = "heading"
+            continue
+        if block.kind == "item":
+            if last_kind != "item":
+                list_id = number
+            units.append(Unit("item", clean(raw), offset + block.start, offset + block.end, heading, block.level,
+                              number, list_id))
+            last_kind = "item"
+            continue
+        for start, end in sentence_spans(raw):
+            sentence = clean(raw[start:end])
+            if sentence:
+                units.append(Unit("sentence", sentence, offset + block.start + start, offset + block.start + end,
+                                  heading, 0, number))
+        last_kind = "sentence"
+    return units
+
+
+_PRONOUN_START = re.compile(
+    r"^(?:il|elle|ils|elles|ce|cela|ceci|ça|celui-ci|celle-ci|ceux-ci|celles-ci|ces|cette|cet|leur|leurs|"
+    r"son|sa|ses|lui|eux|en effet|ainsi|par ailleurs|de plus|en outre|pourtant|cependant|toutefois|mais|donc|"
+    r"aussi|enfin|ensuite|puis|or|c'est|c’est|là|y|en revanche|à l'inverse|à l’inverse|de même|"
+    r"dans ce cadre|dans ce cas|pour cela|à cet égard|à ce titre|celui|celle|ceux|celles|autrement dit|"
+    r"this|these|they|it|its|their)\b",
+    re.IGNORECASE)
+
+
+def leans_on_previous(text: str) -> bool:
+    """A sentence whose subject is a pronoun or that opens with a connector needs the one before it."""
+    return bool(_PRONOUN_START.match(text.strip()))
