@@ -114,6 +114,23 @@ def candidate_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     return sentences
 
 
+def typed_neighbours(read: Question, passages: Sequence[Passage], top: int = 3) -> list[Sentence]:
+    """For a figure, date or name question, the sentences around the best chunks that hold one: web pages
+    state the figure a few paragraphs away from the sentence that repeats the question's words."""
+    need = _needs(read)
+    if need is None:
+        return []
+    extra = []
+    for passage in passages[:top]:
+        hit = passage.hit
+        title = " ".join(str(hit.metadata.get("title") or "").split())
+        for i, unit in enumerate(passage.units):
+            inside = unit.start >= hit.start - 2 and unit.end <= hit.end + 2
+            if not inside and _quotable(unit, title) and need.search(unit.text):
+                extra.append(Sentence(passage.rank, unit.text, unit.start, unit.end, unit.heading, i))
+    return extra
+
+
 def _figures(text: str) -> set[str]:
     return set(re.findall(r"\d+(?:[ ,.]\d+)*", text))
 
@@ -355,7 +372,11 @@ def _list_quote(question: Question, passages: Sequence[Passage], overlap: Callab
         leads.append(Sentence(g.rank, f"{g.items[0].heading} : {text}" if g.items[0].heading else text, 0, 0))
     model = score_sentences(question.text, leads) if score_sentences is not None else [0.0] * len(groups)
     best: tuple[float, _Group] | None = None
-    names = [bool(question.terms) and _asks_for(question.terms[0], lead.text) for lead in leads]
+    # named by the sentence that introduces the list, else by the heading above it
+    own = [bool(question.terms) and bool(g.lead) and _asks_for(question.terms[0], " ".join(u.text for u in g.lead
+                                                                                          if u.kind != "heading"))
+           for g in groups]
+    names = own if any(own) else [bool(question.terms) and _asks_for(question.terms[0], lead.text) for lead in leads]
     for group, lead, value, named in zip(groups, leads, model, names, strict=True):
         if any(names) and not named:
             continue  # lists introduced by what the question asks for (« écueils » for « pièges ») come first
@@ -451,7 +472,7 @@ def compose_extractive(question: str | Question, hits: Sequence[ScoredChunk], sc
     """Cited corpus text that answers the question, from hits the caller already judged relevant."""
     read = question if isinstance(question, Question) else read_question(question)
     passages = read_passages(hits, windows)
-    sentences = candidate_sentences(passages)
+    sentences = candidate_sentences(passages) + typed_neighbours(read, passages)
     if not sentences:
         found = _list_quote(read, passages, overlap or _overlap, score_sentences) if read.kind == "list" else None
         return cite([found], passages) if found is not None else refusal(read.text, hits, lang)
@@ -475,6 +496,7 @@ def compose_extractive(question: str | Question, hits: Sequence[ScoredChunk], sc
     if not quotes:
         quotes = _generic(read, passages, sentences, scores, max_sentences)
     return cite(quotes, passages)
+
 
 
 def _text(quote: Quote) -> str:

@@ -63,4 +63,7 @@ def make_assistant(settings: Settings, embedder: Embedder | None = None) -> Assi
         from index.rerank import CrossEncoderReranker
 
         reranker = CrossEncoderReranker(settings.reranker, candidates=settings.rerank_candidates)
-    return Assistant(settings, embedder, store, make_lexical(settings, store), reranker)
+    from assistant.gate import GATE_FILE, load_gate
+
+    gate = load_gate(str(settings.gate_file or GATE_FILE))
+    return Assistant(settings, embedder, store, make_lexical(settings, store), reranker, gate=gate)

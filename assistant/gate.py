@@ -8,9 +8,13 @@ instead, each scale-free across corpora:
 - `best_sentence`: the chosen sentence's score (dense + word overlap), i.e. how well the quote fits;
 - `hits_cover`: the share of the question's content words found in the top passages;
 - `answer_cover`: the share found in the quoted sentences and the headings they stand under;
+- `focus_cover`: the same for the words that are not names (« budget » in « le budget de l'alliance X »:
+  a passage about X that never says « budget » does not answer);
 - `entities`: the share of the question's names, acronyms and figures present in the top passages;
 - `unknown`: the share of the question's words the index has never seen (after typo correction);
-- `type_ok`: 1 when the question asks for a figure, date or name and the answer has one (or asks none).
+- `type_ok`: 1 when the answer has what the question asks for: for « combien de salariés », a figure next to
+  « salariés »; for a budget or a cost, an amount in euros; for a share, a percentage; for a date, a year or a
+  date; for « qui préside », the role named; 1 for questions that ask for none of these.
 
 A logistic model over them is fitted by `python -m evals.calibrate_gate` on questions over a corpus
 that is not the shipped one (evals/transfer/dev); its coefficients live in gate.json beside this file.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -29,9 +34,10 @@ from typing import Any
 
 from assistant.question import EN_FR, Question, french_terms
 from index.lexical import analyze
+from ingest.models import fold
 
 GATE_FILE = Path(__file__).with_name("gate.json")
-FEATURES = ("dense", "best_sentence", "hits_cover", "answer_cover", "entities", "unknown", "type_ok")
+FEATURES = ("dense", "best_sentence", "hits_cover", "answer_cover", "focus_cover", "entities", "unknown", "type_ok")
 
 # Words of a question that say how to answer, not what about.
 _GENERIC = set(analyze(
@@ -43,7 +49,6 @@ _GENERIC = set(analyze(
 _EN_STOP = set("the a an of and or to in on for with about is are was were be been what which who whom whose "
                "where when why how does do did can could should would there their this that these those you your "
                "me my tell give show any some many much list name it its they them as at by from".split())
-_TYPED = re.compile(r"\d|\b(19|20)\d\d\b")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Signals:
     best_sentence: float
     hits_cover: float
     answer_cover: float
+    focus_cover: float
     entities: float
     unknown: float
     type_ok: float
@@ -75,11 +81,21 @@ def question_terms(question: Question, corrections: Mapping[str, str] | None = N
     return terms
 
 
+_NAME_PHRASE = re.compile(r"(?<=[\w,;:'’] )[A-ZÉÈ][\wéèêëïîôûç-]+(?:(?: (?:de la|de l'|du|des|de|d'|et|&) ?| )"
+                          r"[A-ZÉÈ0-9][\wéèêëïîôûç-]*)*")
+
+
 def _entities(text: str) -> list[str]:
-    """Names, acronyms and figures of a question: what a passage must mention to be about the same thing."""
+    """Names, acronyms and figures of a question, whole (« Fondation de France », « Comité 21 »): what a
+    passage must mention to be about the same thing."""
     found = re.findall(r"\b\d[\d  .,]*%?|\b[A-Z]{2,}\w*\b", text)
-    found += re.findall(r"(?<=[\w,;:'’] )[A-ZÉÈ][a-zéèêëïîôûç]+(?:[- ][A-ZÉÈ][a-zéèêëïîôûç]+)*", text)
+    found += [m.group(0) for m in _NAME_PHRASE.finditer(text)]
     return [e.strip() for e in found if e.strip() and e.strip().lower() not in _EN_STOP]
+
+
+def analyze_phrases(texts: Iterable[str]) -> list[str]:
+    """Each text as its analyzed terms joined by spaces, so that a name's terms can be found in a row."""
+    return [" ".join(analyze(t)) for t in texts]
 
 
 def coverage(terms: Sequence[str], texts: Iterable[str]) -> float:
@@ -91,22 +107,86 @@ def coverage(terms: Sequence[str], texts: Iterable[str]) -> float:
     return sum(t in have for t in terms) / len(terms)
 
 
+_MONEY_Q = re.compile(r"\b(budget|montant|cout|couts|coute|coutent|prix|chiffre d'affaires|depense|depensent|verse|versent|"
+                      r"finance|subvention|tarif|salaire|how much|cost|budget|revenue|turnover|spend)\b")
+_SHARE_Q = re.compile(r"\b(part|pourcentage|proportion|taux|percentage|share|rate)\b")
+_COUNT_Q = re.compile(r"\b(?:combien (?:de |d')|nombre (?:de |d')|how many )(\w+)")
+_MONEY = re.compile(r"\d[\d  .,]*\s*(?:euros?|€|k€|M€|millions? d'euros|milliards? d'euros)|\beuros?\b", re.IGNORECASE)
+_SHARE = re.compile(r"\d\s*%|pour ?cent|\b(moitié|tiers|quart|majorité)\b", re.IGNORECASE)
+_DATE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
+                   r"octobre|novembre|décembre)\b", re.IGNORECASE)
+_ROLES = {"presid": "présid", "dirig": "direct", "fond": "fond", "maire": "maire", "anim": "anim", "pilot": "pilot",
+          "coordon": "coordin", "financ": "financ", "porte": "port", "mayor": "maire", "president": "présid",
+          "director": "direct", "founder": "fond", "chair": "présid"}
+
+
+_CONTACT = [
+    (re.compile(r"\b(telephone|numero de tel|tel\b|phone)"), re.compile(r"\b0\d(?:[ .]?\d\d){4}\b|\+33")),
+    (re.compile(r"\b(e-?mail|courriel|adresse electronique|mail)\b"), re.compile(r"@")),
+    (re.compile(r"\b(horaires?|heures d'ouverture|opening hours|ouvert(?:e)? (?:le|les|quels))\b"),
+     re.compile(r"\b\d{1,2} ?h(?: ?\d\d)?\b|\b(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b", re.I)),
+    (re.compile(r"\b(site (?:web|internet)|website|url)\b"), re.compile(r"https?://|www\.|\.fr\b|\.org\b")),
+]
+_NEXT = re.compile(r"\b(prochaine?s?|a venir|next|upcoming|sera|aura lieu|auront lieu)\b")
+
+
+def type_present(question: Question, answer: str) -> float:
+    """Does the answer hold the kind of thing the question asks for? (see the module's docstring)"""
+    folded, text = question.folded, answer
+    for asked, shape in _CONTACT:
+        if asked.search(folded):
+            return float(bool(shape.search(text)))
+    if question.kind == "date" and _NEXT.search(folded):
+        years = [int(y) for y in re.findall(r"\b(20\d\d)\b", text)]
+        return float(any(y >= date.today().year for y in years))
+    if question.kind in ("figure", "explanation", "name") and (m := _MONEY_Q.search(folded)):
+        if not _MONEY.search(text):
+            return 0.0
+        return 1.0 if m.group(1)[:5] in fold(text) else 0.5  # an amount, but of what?
+    if question.kind == "figure" or _COUNT_Q.search(folded):
+        if m := _MONEY_Q.search(folded):
+            if not _MONEY.search(text):
+                return 0.0
+            return 1.0 if m.group(1)[:5] in fold(text) else 0.5  # an amount, but of what?
+        if _SHARE_Q.search(folded) and not _COUNT_Q.search(folded):
+            return float(bool(_SHARE.search(text)))
+        has_number = bool(re.search(r"\d", re.sub(r"\[\d+\]", "", text)))
+        if (m := _COUNT_Q.search(folded)) and has_number:
+            noun = re.sub(r"(?:s|x)$", "", m.group(1))[:5]
+            near = re.search(rf"\d[\d  .,]*\s+(?:\w+\s+){{0,3}}{re.escape(noun)}", fold(text))
+            return 1.0 if near else 0.5  # a figure, but not visibly of what was counted
+        return float(has_number)
+    if question.kind == "date":
+        return float(bool(_DATE.search(text)))
+    if question.kind == "name" and (m := re.match(r"(?:qui|who (?:is|are) the|who)\s+(?:est le |est la )?(\w+)", folded)):
+        stem = next((v for k, v in _ROLES.items() if m.group(1).startswith(k)), None)
+        if stem is not None:
+            return float(stem in text.lower() or fold(stem) in fold(text))
+    if question.kind == "name" and _MONEY_Q.search(folded):
+        return float(bool(_MONEY.search(text)))
+    return 1.0
+
+
 def signals(question: Question, *, dense: float, best_sentence: float, hit_texts: Sequence[str],
             answer_texts: Sequence[str], known: Mapping[str, int] | None,
-            corrections: Mapping[str, str] | None = None) -> Signals:
+            corrections: Mapping[str, str] | None = None, first_quote: str | None = None) -> Signals:
+    """The gate's signals for one answer; `first_quote` is the answer's best quote (what must answer)."""
+    first_quote = first_quote if first_quote is not None else (answer_texts[0] if answer_texts else "")
     terms = question_terms(question, corrections)
     entities = _entities(question.text) if question.lang == "fr" else []
     joined = " ".join(hit_texts)
     entity_terms = [analyze(e) for e in entities]
     entity_terms = [t for t in entity_terms if t]
+    named = {x for t in entity_terms for x in t}
+    focus = [t for t in terms if t not in named and not t[0].isdigit()]
     have = set(analyze(joined))
-    entity_share = sum(all(x in have for x in t) for t in entity_terms) / len(entity_terms) if entity_terms else 1.0
+    folded_hits = " ".join(fold(x) for x in analyze_phrases(hit_texts))
+    present = [all(x in have for x in t) and " ".join(t) in folded_hits for t in entity_terms]
+    entity_share = sum(present) / len(present) if present else 1.0
     unknown = sum(1 for t in terms if known is not None and known.get(t, 0) == 0) / len(terms) if terms else 0.0
-    needs = question.kind in ("figure", "date")
-    type_ok = 1.0 if not needs or any(_TYPED.search(t) for t in answer_texts) else 0.0
     return Signals(dense=dense, best_sentence=best_sentence, hits_cover=coverage(terms, hit_texts),
-                   answer_cover=coverage(terms, answer_texts), entities=entity_share, unknown=unknown,
-                   type_ok=type_ok)
+                   answer_cover=coverage(terms, answer_texts), focus_cover=coverage(focus, [first_quote]),
+                   entities=entity_share, unknown=unknown, type_ok=type_present(question, first_quote))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -263,8 +264,10 @@ class Assistant:
             known = lexical.document_frequency(fixed)  # type: ignore[union-attr]
         hit_texts = [f"{h.metadata.get('title', '')} {h.text}" for h in retrieval.hits[:3]]
         answer_texts = [answer.answer] + [str(c.chunk.metadata.get("title") or "") for c in answer.citations]
+        first = re.match(r"(.*?)\[\d+\]", answer.answer, re.DOTALL)
         return signals(question, dense=retrieval.dense_best, best_sentence=best, hit_texts=hit_texts,
-                       answer_texts=answer_texts, known=known, corrections=corrections)
+                       answer_texts=answer_texts, known=known, corrections=corrections,
+                       first_quote=first.group(1) if first else answer.answer)
 
     def _answer(self, plan: QueryPlan, retrieval: Retrieval, vector: np.ndarray, lang: str, *, focus: str = "",
                 scoped: bool = False, relaxed: bool = False, said: str = "") -> Answer:

@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=128, ge=32, le=512)
     chunk_overlap: int = Field(default=16, ge=0, le=256)
     top_k: int = Field(default=5, ge=1, le=50)
-    refusal_threshold: float = Field(default=DEFAULT_REFUSAL_THRESHOLD, ge=-1.0, le=1.0)
+    refusal_threshold: float = Field(default=DEFAULT_REFUSAL_THRESHOLD, ge=-1.0, le=1.0,
+                                     description="Score minimal des passages en mode dense seul et pour la ligne "
+                                                 "de base llama-index ; le refus lui-même est décidé par gate_file")
+    gate_file: Path | None = Field(default=None, description="Coefficients de la porte de réponse (défaut : "
+                                                             "assistant/gate.json, calibré par evals.calibrate_gate)")
     max_question_chars: int = Field(default=2000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
     answer_mode: Literal["extractive"] = "extractive"
@@ -60,6 +64,13 @@ class Settings(BaseSettings):
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("SEVE_CHUNK_OVERLAP doit être inférieur à SEVE_CHUNK_SIZE")
         return self
+
+    @field_validator("gate_file")
+    @classmethod
+    def _gate_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"SEVE_GATE_FILE : fichier introuvable : {value}")
+        return value
 
     @property
     def resolved_models_dir(self) -> Path:

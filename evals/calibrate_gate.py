@@ -4,10 +4,11 @@
 
 Each question of the sets is asked of the product with the gate open; the signals the gate would read
 are recorded (assistant/gate.py), and a logistic model is fitted on them: answerable questions are the
-positives, unanswerable ones (near-domain, off-topic) the negatives. The threshold maximises balanced
-accuracy on those questions, then is moved down while that costs no more than one point of it, since a
-false refusal costs a user more than a cautious answer that shows its sources. The gold set and the
-held-out transfer-test set are never read here.
+positives, unanswerable ones (near-domain, off-topic) the negatives. Only the signals that transferred
+in leave-one-out tests on that set are used (dense, focus_cover, entities, unknown, type_ok; the others get
+weight 0), and the threshold is the highest that refuses at most `--max-false-refusals` of the answerable
+questions: a false refusal costs a user more than a cautious answer that shows its sources. The gold set
+and the held-out transfer-test set are never read here.
 """
 
 from __future__ import annotations
@@ -76,18 +77,15 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 200) -> tupl
     return w[:-1], float(w[-1])
 
 
-def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    def balanced(t: float) -> float:
-        answered = p >= t
-        tpr = answered[y == 1].mean() if (y == 1).any() else 0.0
-        tnr = (~answered[y == 0]).mean() if (y == 0).any() else 0.0
-        return float((tpr + tnr) / 2)
-
-    grid = np.unique(np.concatenate([p, np.linspace(0.05, 0.95, 91)]))
-    best = max(grid, key=balanced)
-    best_value = balanced(best)
-    lower = min((t for t in grid if t <= best and balanced(t) >= best_value - 0.01), default=best)
-    return float(lower), balanced(lower)
+def choose_threshold(p: np.ndarray, y: np.ndarray, max_false_refusals: float) -> tuple[float, float, float]:
+    """The highest threshold that refuses at most that share of the answerable questions:
+    (threshold, false refusal rate, refusal recall) on the calibration questions."""
+    answerable = np.sort(p[y == 1])
+    k = int(np.floor(max_false_refusals * len(answerable)))
+    threshold = float(answerable[min(k, len(answerable) - 1)]) - 1e-6
+    false_refusals = float((p[y == 1] < threshold).mean())
+    recall = float((p[y == 0] < threshold).mean()) if (y == 0).any() else 0.0
+    return threshold, false_refusals, recall
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,26 +95,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default=str(ROOT / ".seve" / "models"))
     parser.add_argument("--out", default=str(GATE_FILE))
     parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--features", default="dense,focus_cover,entities,unknown,type_ok",
+                        help=f"signals the model may use (others get weight 0), among {','.join(FEATURES)}")
+    parser.add_argument("--max-false-refusals", type=float, default=0.075)
+    parser.add_argument("--dump", help="write the recorded signals (JSON) to this file")
     args = parser.parse_args(argv)
     settings = Settings(data_dir=Path(args.data_dir), models_dir=Path(args.models_dir))
     rows: list[list[float]] = []
     labels: list[int] = []
+    ids: list[str] = []
     for set_name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         if set_name in ("gold", "transfer-test"):
             print(f"refusé : {set_name} sert à mesurer, pas à calibrer", file=sys.stderr)
             return 2
-        r, y, _ = collect(set_name, settings)
+        r, y, i = collect(set_name, settings)
         rows += r
         labels += y
+        ids += i
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({"features": FEATURES, "rows": rows, "labels": labels, "ids": ids}),
+                                   encoding="utf-8")
     x, y = np.array(rows), np.array(labels, dtype=float)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    weights, bias = fit((x - mean) / scale, y, args.l2)
+    used = [FEATURES.index(f.strip()) for f in args.features.split(",") if f.strip()]
+    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
+    w_used, bias = fit(((x - mean) / scale)[:, used], y, args.l2)
+    weights = np.zeros(len(FEATURES))
+    weights[used] = w_used
     model = GateModel(tuple(np.round(weights, 4)), round(bias, 4), tuple(np.round(mean, 4)),
                       tuple(np.round(scale, 4)), 0.5)
     probs = np.array([model.probability(Signals(*row)) for row in rows])
-    threshold, balanced = choose_threshold(probs, y)
-    note = (f"fitted by evals/calibrate_gate.py on {args.sets}: {int(y.sum())} answerable, "
-            f"{int(len(y) - y.sum())} unanswerable questions; balanced accuracy {balanced:.3f} there")
+    threshold, false_refusals, recall = choose_threshold(probs, y, args.max_false_refusals)
+    note = (f"fitted by evals/calibrate_gate.py on {args.sets} ({int(y.sum())} answerable, "
+            f"{int(len(y) - y.sum())} unanswerable questions; l2 {args.l2}; signals {args.features}): there, "
+            f"false refusals {false_refusals:.3f}, refusal recall {recall:.3f}")
     model = GateModel(model.weights, model.bias, model.mean, model.scale, round(threshold, 4), note)
     Path(args.out).write_text(json.dumps(model.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(model.to_json(), indent=1, ensure_ascii=False))
