@@ -103,6 +103,8 @@ _FACT_LINE = re.compile(r"^(Partenaires|Acteurs|Territoire|Région|Domaine|Anné
 _DIGIT = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quinze|vingt|"
                     r"trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|milliards?|"
                     r"moitié|tiers|quart|dizaine|vingtaine|trentaine|centaine|cinquantaine)\b", re.IGNORECASE)
+_YEARS_ONLY = re.compile(r"\b(?:19|20)\d\d(?:-(?:19|20)?\d\d)?\b|\b\d{1,2}(?:er)? (?:janvier|février|mars|avril|mai|"
+                         r"juin|juillet|août|septembre|octobre|novembre|décembre)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|"
                    r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE)
 _DEFINES = re.compile(r"\b(est|sont|désigne|désignent|signifie|consiste|permet|c'est-à-dire|pour)\b|[:(]")
@@ -118,7 +120,8 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     """
     bonus = 0.0
     if _NUMERIC_Q.search(question):
-        bonus += 0.04 if _DIGIT.search(sentence) else -0.03
+        # a year (« depuis 2023 ») is not the figure a « combien » asks for
+        bonus += 0.05 if _DIGIT.search(_YEARS_ONLY.sub(" ", sentence)) else -0.04
     elif _DATE_Q.search(question):
         bonus += 0.04 if _YEAR.search(sentence) else -0.03
     if _DEFINE_Q.search(question) and _DEFINES.search(sentence):
@@ -181,7 +184,7 @@ def compose_examples(hits: Sequence[ScoredChunk], *, lang: str = "fr", max_examp
 def _record_summary(hit: ScoredChunk) -> str:
     """The first sentence of a record's text that is not its title nor a line of facts."""
     title = str(hit.metadata.get("title") or "").strip()
-    for block in hit.text.split("\n\n"):
+    for block in hit.text.split("\n\n")[1:]:  # a record's text opens with its title
         text = plain(_FOOTNOTE.sub("", block))
         if text and text != title and not _FACT_LINE.search(text):
             return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"

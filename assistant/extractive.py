@@ -98,6 +98,8 @@ def _quotable(unit: Unit, title: str) -> bool:
         return False  # a title line glued to the text under it (PDF first page)
     if text == title and not text.endswith((".", "!", "?", "…")):
         return False
+    if re.search(r"\d", text) and len(text.split()) >= 3:
+        return True  # a key figure (« 312 tonnes de denrées redistribuées »), often without a full stop on web pages
     return not (len(text) < 80 and unit.kind == "sentence" and not text.endswith((".", "!", "?", "…", "»", ")", '"', ":")))
 
 
@@ -114,21 +116,30 @@ def candidate_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     return sentences
 
 
-def typed_neighbours(read: Question, passages: Sequence[Passage], top: int = 3) -> list[Sentence]:
-    """For a figure, date or name question, the sentences around the best chunks that hold one: web pages
-    state the figure a few paragraphs away from the sentence that repeats the question's words."""
+def window_sentences(read: Question, passages: Sequence[Passage], taken: Sequence[Sentence], top: int = 3,
+                     limit: int = 8) -> list[Sentence]:
+    """Sentences around the best chunks, outside them, that share most of the question's words (and, for
+    a figure, date or name question, hold one): web pages state the answer a few paragraphs away from the
+    sentence that repeats the question. At most `limit`, so scoring them stays cheap."""
     need = _needs(read)
-    if need is None:
-        return []
-    extra = []
+    seen = {(passages[s.hit_rank].hit.doc_id, s.start) for s in taken}
+    scored: list[tuple[float, Sentence]] = []
     for passage in passages[:top]:
         hit = passage.hit
         title = " ".join(str(hit.metadata.get("title") or "").split())
         for i, unit in enumerate(passage.units):
-            inside = unit.start >= hit.start - 2 and unit.end <= hit.end + 2
-            if not inside and _quotable(unit, title) and need.search(unit.text):
-                extra.append(Sentence(passage.rank, unit.text, unit.start, unit.end, unit.heading, i))
-    return extra
+            key = (hit.doc_id, unit.start)
+            if key in seen or not _quotable(unit, title):
+                continue
+            seen.add(key)
+            words = _overlap(read.text, f"{unit.heading} {unit.text}")
+            if need is not None and need.search(unit.text):
+                words += 0.2
+            if words >= 0.25:
+                scored.append((words - 0.02 * passage.rank,
+                               Sentence(passage.rank, unit.text, unit.start, unit.end, unit.heading, i)))
+    scored.sort(key=lambda p: -p[0])
+    return [sentence for _, sentence in scored[:limit]]
 
 
 def _figures(text: str) -> set[str]:
@@ -254,7 +265,9 @@ def _neighbour_with(passage: Passage, index: int, pattern: re.Pattern[str]) -> i
 
 def _generic(question: Question, passages: Sequence[Passage], sentences: list[Sentence], scores: list[float],
              max_sentences: int) -> list[Quote]:
-    chosen = select_sentences(sentences, scores, max_sentences=max_sentences)
+    # a figure, date or name may sit in a sentence that repeats fewer of the question's words: look wider
+    margin = 0.07 if question.kind in ("figure", "date", "name") else 0.04
+    chosen = select_sentences(sentences, scores, max_sentences=max_sentences, margin=margin)
     taken = {(s.hit_rank, s.index) for s in chosen}
     quotes: list[Quote] = []
     need = _needs(question)
@@ -472,7 +485,8 @@ def compose_extractive(question: str | Question, hits: Sequence[ScoredChunk], sc
     """Cited corpus text that answers the question, from hits the caller already judged relevant."""
     read = question if isinstance(question, Question) else read_question(question)
     passages = read_passages(hits, windows)
-    sentences = candidate_sentences(passages) + typed_neighbours(read, passages)
+    sentences = candidate_sentences(passages)
+    sentences += window_sentences(read, passages, sentences)
     if not sentences:
         found = _list_quote(read, passages, overlap or _overlap, score_sentences) if read.kind == "list" else None
         return cite([found], passages) if found is not None else refusal(read.text, hits, lang)

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import (
+from assistant.answer import compose_examples, refusal
+from assistant.extractive import (
     Sentence,
     candidate_sentences,
-    compose_examples,
     compose_extractive,
-    refusal,
+    read_passages,
     select_sentences,
 )
 from assistant.condense import condense, is_follow_up
@@ -51,7 +51,7 @@ def test_select_sentences_skips_near_duplicates_and_weak_ones():
 
 
 def test_short_sentences_and_headings_are_not_candidates():
-    sentences = candidate_sentences([hit(0, "## Points clés\n\nOui.\n\nUne vraie phrase assez longue pour compter.")])
+    sentences = candidate_sentences(read_passages([hit(0, "## Points clés\n\nOui.\n\nUne vraie phrase assez longue pour compter.")]))
     assert [s.text for s in sentences] == ["Une vraie phrase assez longue pour compter."]
 
 
@@ -69,6 +69,9 @@ def test_examples_answer_lists_records():
     assert answer is not None
     assert "« Doc 0 » (Kerbrac, Bretagne, 2021) : Une commune crée des jardins. [1]" in answer.answer
     assert compose_examples([hits[1]]) is None
+    with_resume = hit(2, "Titre\n\nDescription longue.\n\nPartenaires : A.", doc_type="exemple",
+                      resume="Un résumé **court** du cas.")
+    assert "Un résumé court du cas. [1]" in compose_examples([with_resume]).answer
 
 
 def test_condense_follow_ups():

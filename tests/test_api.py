@@ -33,7 +33,7 @@ def test_chat_contract(client):
     r = client.post("/api/chat", json={"message": "Quelle part des Français souhaitent faire alliance ?"})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters"}
+    assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters", "answer_type"}
     assert body["grounded"] and body["mode"] == "extractive" and "81 %" in body["answer"]
     c = body["citations"][0]
     assert set(c) == {"n", "doc_id", "chunk_id", "title", "doc_type", "url", "source", "snippet", "start",
