@@ -7,11 +7,12 @@ decisions do not touch a model, so they are tested without one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.i18n import t
+from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
 
@@ -91,14 +92,6 @@ def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-_NUMERIC_Q = re.compile(r"\b(combien|quel(le)?s? (pourcentage|part|montant|nombre|co[uû]t|budget|taux|surface|"
-                        r"tonnage|somme|chiffre|proportion|dur[ée]e)|[àa] quel (taux|prix|niveau))\b", re.IGNORECASE)
-_DATE_Q = re.compile(r"\b(quand|quelle (ann[ée]e|date|p[ée]riode)|en quelle|depuis quand|lanc[ée]e? quand|"
-                     r"[àa] quelle date)\b", re.IGNORECASE)
-_DEFINE_Q = re.compile(r"\b(que (signifie|veut dire|d[ée]signe)|qu'est[- ]ce que|c'est quoi|d[ée]finition|"
-                       r"en quoi consiste)\b", re.IGNORECASE)
-_WHO_Q = re.compile(r"\b(qui|quel(le)?s? (organisme|acteur|ministre|personne|structure|politologue|association))\b",
-                    re.IGNORECASE)
 _FACT_LINE = re.compile(r"^(Partenaires|Acteurs|Territoire|Région|Domaine|Année) : ")
 _DIGIT = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quinze|vingt|"
                     r"trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|milliards?|"
@@ -112,21 +105,24 @@ _PROPER = re.compile(r"\b[A-ZÉ][a-zé]+ [A-ZÉ]|\b[A-Z]{2,}\b")
 _LABELS = re.compile(r"\b(partenaires?|acteurs?|territoire|r[ée]gion|domaine)\b", re.IGNORECASE)
 
 
-def answer_type_bonus(question: str, sentence: str) -> float:
-    """Prefer sentences of the kind the question asks for: a figure, a date, a definition, a name.
+def answer_type_bonus(question: str | Question, sentence: str) -> float:
+    """Prefer sentences of the kind the question asks for (assistant.question, French or English): a
+    figure, a date, a definition, a name.
 
     The weights are set by hand and kept small next to the dense score (cosines of 0.8-0.9); their effect
     is measured by `seve eval` (support and citation precision), not assumed.
     """
+    read = question if isinstance(question, Question) else read_question(question)
+    question = read.text
     bonus = 0.0
-    if _NUMERIC_Q.search(question):
+    if read.kind == "figure":
         # a year (« depuis 2023 ») is not the figure a « combien » asks for
         bonus += 0.05 if _DIGIT.search(_YEARS_ONLY.sub(" ", sentence)) else -0.04
-    elif _DATE_Q.search(question):
+    elif read.kind == "date":
         bonus += 0.04 if _YEAR.search(sentence) else -0.03
-    if _DEFINE_Q.search(question) and _DEFINES.search(sentence):
+    if read.kind == "definition" and _DEFINES.search(sentence):
         bonus += 0.02
-    if _WHO_Q.search(question) and _PROPER.search(sentence):
+    if read.kind == "name" and _PROPER.search(sentence):
         bonus += 0.02
     for acronym in re.findall(r"\b[A-Z]{2,}\b", question):
         if re.search(rf"\b{acronym}\b", sentence):
@@ -212,9 +208,11 @@ def refusal(question: str, closest: Sequence[ScoredChunk], lang: str = "fr", sug
 
 FILTER_LABELS = {
     "fr": {"region": "région", "domaine": "domaine", "acteurs": "acteurs", "type": "type",
-           "doc_type": "type de document", "annee": "année", "acteurs_tous": "acteurs", "annee_min": "depuis", "annee_max": "jusqu'à"},
+           "doc_type": "type de document", "annee": "année", "acteurs_tous": "acteurs", "annee_min": "depuis",
+           "annee_max": "jusqu'à"},
     "en": {"region": "region", "domaine": "domain", "acteurs": "actors", "type": "type",
-           "doc_type": "document type", "annee": "year", "acteurs_tous": "actors", "annee_min": "since", "annee_max": "until"},
+           "doc_type": "document type", "annee": "year", "acteurs_tous": "actors", "annee_min": "since",
+           "annee_max": "until"},
 }
 
 

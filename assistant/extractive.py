@@ -38,7 +38,8 @@ _DATE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril
                    r"octobre|novembre|décembre)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-ZÉÈ][a-zéèêëïîôûç]+(?:[- ][A-ZÉÈ][a-zéèêëïîôûç]+)+|\b[A-Z]{2,}\b|"
                    r"\b(?:M\.|Mme|Dr|Pr)\s+[A-ZÉ]")
-_DEFINING_AFTER = r"\s*(?:\([^)]{0,80}\)\s*)?(?:,[^,]{0,60},\s*)?(?:(?:est|sont|designe|designent|se definit|se definissent|" \
+_DEFINING_AFTER = r"\s*(?:\([^)]{0,80}\)\s*)?(?:,[^,]{0,60},\s*)?" \
+                  r"(?:(?:est|sont|designe|designent|se definit|se definissent|" \
                   r"consiste|consistent|correspond|correspondent|renvoie|renvoient|signifie|recouvre|regroupe|" \
                   r"reunit|rassemble|vise|visent|peut etre (?:compris|vu|defini|decrit)e?s?|se comprend|" \
                   r"ce sont|c'est|permet|permettent)\b|:|—|–| - |, c'est)"
@@ -100,7 +101,8 @@ def _quotable(unit: Unit, title: str) -> bool:
         return False
     if re.search(r"\d", text) and len(text.split()) >= 3:
         return True  # a key figure (« 312 tonnes de denrées redistribuées »), often without a full stop on web pages
-    return not (len(text) < 80 and unit.kind == "sentence" and not text.endswith((".", "!", "?", "…", "»", ")", '"', ":")))
+    ended = text.endswith((".", "!", "?", "…", "»", ")", '"', ":"))
+    return not (len(text) < 80 and unit.kind == "sentence" and not ended)  # a label or a title
 
 
 def candidate_sentences(passages: Sequence[Passage]) -> list[Sentence]:
@@ -323,32 +325,36 @@ def list_groups(passage: Passage) -> list[_Group]:
             while j < len(units) and units[j].kind == "item" and units[j].list_id == unit.list_id:
                 j += 1
             items = [u for u in units[i:j] if u.level == unit.level]
-            lead = []
-            if i > 0 and units[i - 1].kind == "sentence" and units[i - 1].heading == unit.heading:
-                lead.append(units[i - 1])
+            lead = [units[i - 1]] if i > 0 and units[i - 1].kind == "sentence" \
+                and units[i - 1].heading == unit.heading else []
             if len(items) >= 2:
                 groups.append(_Group(passage.rank, lead, items))
             i = j
             continue
         if unit.kind == "heading" and unit.level >= 2:  # not the document's title and its chapters
-            siblings = [k for k in range(i + 1, len(units)) if units[k].kind == "heading"]
-            level = next((units[k].level for k in siblings if units[k].level > unit.level), None)
-            if level is not None:
-                subs = []
-                for k in siblings:
-                    if units[k].level < level or units[k].level <= unit.level:
-                        break
-                    if units[k].level == level:
-                        subs.append(k)
-                if len(subs) >= 2:
-                    items = []
-                    for k in subs:
-                        body = next((u for u in units[k + 1:k + 3] if u.kind != "heading"), None)
-                        text = units[k].text + (f" : {body.text}" if body is not None else "")
-                        items.append(Unit("item", text, units[k].start, (body or units[k]).end, unit.text))
-                    groups.append(_Group(passage.rank, [unit], items))
+            items = _sub_headings(units, i)
+            if len(items) >= 2:
+                groups.append(_Group(passage.rank, [unit], items))
         i += 1
     return groups
+
+
+def _sub_headings(units: Sequence[Unit], i: int) -> list[Unit]:
+    """The headings one level under units[i], each read with the first statement under it, as items."""
+    parent = units[i]
+    below = [k for k in range(i + 1, len(units)) if units[k].kind == "heading"]
+    level = next((units[k].level for k in below if units[k].level > parent.level), None)
+    if level is None:
+        return []
+    items = []
+    for k in below:
+        if units[k].level < level or units[k].level <= parent.level:
+            break
+        if units[k].level == level:
+            body = next((u for u in units[k + 1:k + 3] if u.kind != "heading"), None)
+            text = units[k].text + (f" : {body.text}" if body is not None else "")
+            items.append(Unit("item", text, units[k].start, (body or units[k]).end, parent.text))
+    return items
 
 
 # What a list question asks for, and the words a text may use for the same thing.
@@ -504,7 +510,8 @@ def compose_extractive(question: str | Question, hits: Sequence[ScoredChunk], sc
         if found is not None:
             quotes = [found]
             rest = _generic(read, passages, sentences, scores, 2)
-            quotes += [q for q in rest if not any(similar(_text(q), _text(f)) or q.start == f.start for f in quotes)][:1]
+            new = [q for q in rest if not any(similar(_text(q), _text(f)) or q.start == f.start for f in quotes)]
+            quotes += new[:1]
     elif read.kind == "comparison":
         quotes, passages = _comparison(read, passages, sentences, scores, score_sentences, windows, extra_hits)
     if not quotes:

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,8 @@ def coverage(terms: Sequence[str], texts: Iterable[str]) -> float:
     return sum(t in have for t in terms) / len(terms)
 
 
-_MONEY_Q = re.compile(r"\b(budget|montant|cout|couts|coute|coutent|prix|chiffre d'affaires|depense|depensent|verse|versent|"
+_MONEY_Q = re.compile(r"\b(budget|montant|cout|couts|coute|coutent|prix|chiffre d'affaires|depense|depensent|"
+                      r"verse|versent|"
                       r"finance|subvention|tarif|salaire|how much|cost|budget|revenue|turnover|spend)\b")
 _SHARE_Q = re.compile(r"\b(part|pourcentage|proportion|taux|percentage|share|rate)\b")
 _COUNT_Q = re.compile(r"\b(?:combien (?:de |d')|nombre (?:de |d')|how many )(\w+)")
@@ -132,39 +133,44 @@ _NEXT = re.compile(r"\b(prochaine?s?|a venir|next|upcoming|sera|aura lieu|auront
 
 def type_present(question: Question, answer: str) -> float:
     """Does the answer hold the kind of thing the question asks for? (see the module's docstring)"""
-    folded, text = question.folded, answer
+    folded = question.folded
     for asked, shape in _CONTACT:
         if asked.search(folded):
-            return float(bool(shape.search(text)))
+            return float(bool(shape.search(answer)))
     if question.kind == "date" and _NEXT.search(folded):
-        years = [int(y) for y in re.findall(r"\b(20\d\d)\b", text)]
+        years = [int(y) for y in re.findall(r"\b(20\d\d)\b", answer)]
         return float(any(y >= date.today().year for y in years))
     if question.kind in ("figure", "explanation", "name") and (m := _MONEY_Q.search(folded)):
-        if not _MONEY.search(text):
+        if not _MONEY.search(answer):
             return 0.0
-        return 1.0 if m.group(1)[:5] in fold(text) else 0.5  # an amount, but of what?
+        return 1.0 if m.group(1)[:5] in fold(answer) else 0.5  # an amount, but of what?
     if question.kind == "figure" or _COUNT_Q.search(folded):
-        if m := _MONEY_Q.search(folded):
-            if not _MONEY.search(text):
-                return 0.0
-            return 1.0 if m.group(1)[:5] in fold(text) else 0.5  # an amount, but of what?
-        if _SHARE_Q.search(folded) and not _COUNT_Q.search(folded):
-            return float(bool(_SHARE.search(text)))
-        has_number = bool(re.search(r"\d", re.sub(r"\[\d+\]", "", text)))
-        if (m := _COUNT_Q.search(folded)) and has_number:
-            noun = re.sub(r"(?:s|x)$", "", m.group(1))[:5]
-            near = re.search(rf"\d[\d  .,]*\s+(?:\w+\s+){{0,3}}{re.escape(noun)}", fold(text))
-            return 1.0 if near else 0.5  # a figure, but not visibly of what was counted
-        return float(has_number)
+        return _figure_present(folded, answer)
     if question.kind == "date":
-        return float(bool(_DATE.search(text)))
-    if question.kind == "name" and (m := re.match(r"(?:qui|who (?:is|are) the|who)\s+(?:est le |est la )?(\w+)", folded)):
-        stem = next((v for k, v in _ROLES.items() if m.group(1).startswith(k)), None)
-        if stem is not None:
-            return float(stem in text.lower() or fold(stem) in fold(text))
-    if question.kind == "name" and _MONEY_Q.search(folded):
-        return float(bool(_MONEY.search(text)))
+        return float(bool(_DATE.search(answer)))
+    if question.kind == "name":
+        return _role_present(folded, answer)
     return 1.0
+
+
+def _figure_present(folded: str, answer: str) -> float:
+    if _SHARE_Q.search(folded) and not _COUNT_Q.search(folded):
+        return float(bool(_SHARE.search(answer)))
+    has_number = bool(re.search(r"\d", re.sub(r"\[\d+\]", "", answer)))
+    if (m := _COUNT_Q.search(folded)) and has_number:
+        noun = re.sub(r"(?:s|x)$", "", m.group(1))[:5]
+        near = re.search(rf"\d[\d  .,]*\s+(?:\w+\s+){{0,3}}{re.escape(noun)}", fold(answer))
+        return 1.0 if near else 0.5  # a figure, but not visibly of what was counted
+    return float(has_number)
+
+
+def _role_present(folded: str, answer: str) -> float:
+    """« Qui préside X ? » is answered by a sentence that names the role (« présidée par… »)."""
+    asked = re.match(r"(?:qui|who (?:is|are) the|who)\s+(?:est le |est la )?(\w+)", folded)
+    stem = next((v for k, v in _ROLES.items() if asked and asked.group(1).startswith(k)), None)
+    if stem is None:
+        return 1.0
+    return float(stem in answer.lower() or fold(stem) in fold(answer))
 
 
 def signals(question: Question, *, dense: float, best_sentence: float, hit_texts: Sequence[str],

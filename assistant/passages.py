@@ -99,39 +99,43 @@ def _blocks(text: str) -> list[_Block]:
             current = None
             previous_blank = previous_blank or not stripped
             continue
-        if m := _MD_HEADING.match(line):
-            blocks.append(_Block("heading", start, start + len(line.rstrip()), len(m.group(1))))
-            current = None
-        elif _BOLD_LINE.match(line) and current is None:  # « **Moyens engagés** » alone on its line
-            blocks.append(_Block("heading", start, start + len(line.rstrip()), 5))
-        elif _NUMBERED_TITLE.match(line) and _looks_like_title(line, True, following) \
-                and not _ITEM.match(following) \
-                and not (blocks and blocks[-1].kind == "item" and blocks[-1].numbered and blocks[-1].short):
-            level = 2 + stripped.split()[0].rstrip(".").count(".")
-            blocks.append(_Block("heading", start, start + len(line.rstrip()), min(level, 6)))
-            current = None
-        elif _ITEM.match(line):
-            indent = len(line) - len(line.lstrip())
-            current = _Block("item", start, start + len(line.rstrip()), 1 + indent // 2,
-                             bool(re.match(r"\s*\(?\d", line)),
-                             len(stripped) < 60 and not _END.search(stripped) and not re.search(r"\w[.?!] ", stripped))
-            blocks.append(current)
-        elif _looks_like_title(line, previous_blank, following) and current is None:
-            blocks.append(_Block("heading", start, start + len(line.rstrip()), 3))
-        elif current is not None and _ends_paragraph(last_line, stripped, width):
-            current = _Block("sentence", start, start + len(line.rstrip()))
-            blocks.append(current)
-        elif current is not None:
+        block = _new_block(line, start, following, blocks, current, previous_blank)
+        if block is None and current is not None and _ends_paragraph(last_line, stripped, width):
+            block = _Block("sentence", start, start + len(line.rstrip()))
+        if block is None and current is not None:
             current.end = start + len(line.rstrip())
-        elif _BOLD_LEAD.match(line):  # « **Les richesses humaines.** Ce sont… »: an item of a list of paragraphs
-            current = _Block("item", start, start + len(line.rstrip()), 1)
-            blocks.append(current)
-        else:
-            current = _Block("sentence", start, start + len(line.rstrip()))
-            blocks.append(current)
+        elif block is not None:
+            blocks.append(block)
+            current = None if block.kind == "heading" else block
         previous_blank = False
         last_line = line.rstrip()
     return blocks
+
+
+def _new_block(line: str, start: int, following: str, blocks: list[_Block], current: _Block | None,
+               previous_blank: bool) -> _Block | None:
+    """The block a line starts (heading, item, paragraph), or None when it continues the current one."""
+    stripped = line.strip()
+    end = start + len(line.rstrip())
+    if m := _MD_HEADING.match(line):
+        return _Block("heading", start, end, len(m.group(1)))
+    if _BOLD_LINE.match(line) and current is None:  # « **Moyens engagés** » alone on its line
+        return _Block("heading", start, end, 5)
+    after_short_items = bool(blocks) and blocks[-1].kind == "item" and blocks[-1].numbered and blocks[-1].short
+    if _NUMBERED_TITLE.match(line) and _looks_like_title(line, True, following) and not _ITEM.match(following) \
+            and not after_short_items:
+        return _Block("heading", start, end, min(2 + stripped.split()[0].rstrip(".").count("."), 6))
+    if _ITEM.match(line):
+        indent = len(line) - len(line.lstrip())
+        short = len(stripped) < 60 and not _END.search(stripped) and not re.search(r"\w[.?!] ", stripped)
+        return _Block("item", start, end, 1 + indent // 2, bool(re.match(r"\s*\(?\d", line)), short)
+    if _looks_like_title(line, previous_blank, following) and current is None:
+        return _Block("heading", start, end, 3)
+    if current is not None:
+        return None
+    if _BOLD_LEAD.match(line):  # « **Les richesses humaines.** Ce sont… »: an item of a list of paragraphs
+        return _Block("item", start, end, 1)
+    return _Block("sentence", start, end)
 
 
 def _ends_paragraph(previous: str, line: str, width: int) -> bool:

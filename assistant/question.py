@@ -138,6 +138,8 @@ def read_question(text: str) -> Question:
         return Question(text, folded, lang, "list", count, (noun.group(noun.lastindex or 0),) if noun else ())
     if _HOWTO.search(folded):
         return Question(text, folded, lang, "howto", count)
+    if lang == "en" and re.match(r"what(?: is|'s) the \w+(?: \w+)? (?:of|for|in|at|does)\b", folded):
+        return Question(text, folded, lang, "explanation", count)  # « what is the target of X »: not a definition
     if _DEFINITION.search(folded):
         m = _DEFINITION_TERM.search(folded)
         term = _strip_article(m.group("term")) if m else ""
@@ -150,7 +152,8 @@ def read_question(text: str) -> Question:
 
 _GREETING = re.compile(r"^(?:bonjour|bonsoir|salut|coucou|hello|hi|hey|bonne journee|good (?:morning|evening))\b")
 _IDENTITY = re.compile(r"\b(?:qui es[- ]tu|qui etes[- ]vous|tu es qui|vous etes qui|t'es qui|tu sers a quoi|"
-                       r"tu fais quoi|que sais[- ]tu faire|que peux[- ]tu faire|qu'est[- ]ce que tu (?:sais|peux) faire|"
+                       r"tu fais quoi|que sais[- ]tu faire|que peux[- ]tu faire|"
+                       r"qu'est[- ]ce que tu (?:sais|peux) faire|"
                        r"a quoi sers[- ]tu|comment (?:ca|tu) (?:marche|fonctionne)s?|presente[- ]toi|"
                        r"who are you|what can you do|what do you do|how do you work|what are you)\b")
 _THANKS = re.compile(r"^(?:merci|thanks|thank you|super merci|parfait merci|top merci|ok merci|genial)\b")

@@ -24,12 +24,12 @@ from assistant.answer import (
     snippet_of,
 )
 from assistant.condense import condense, is_follow_up, last_assistant_message, last_user_message
-from assistant.extractive import Sentence, compose_extractive
-from assistant.gate import GateModel, Signals, load_gate, question_terms, signals
-from assistant.question import Question, french_terms, language, read_question, small_talk
 from assistant.errors import NotReady, question_error
 from assistant.examples import example_card, example_card_from_metadata, facet_counts
+from assistant.extractive import Sentence, compose_extractive
+from assistant.gate import GateModel, Signals, load_gate, question_terms, signals
 from assistant.i18n import t
+from assistant.question import Question, french_terms, language, read_question, small_talk
 from assistant.settings import Settings
 from assistant.understand import Understanding, understand, understand_turn
 from index.filters import matches, normalize_filters
@@ -82,6 +82,8 @@ class SentenceScorer:
         it; `focus` is a follow-up's own words, which weigh as much again as the condensed question's."""
         focus = focus if focus != question else ""
 
+        read = read_question(focus or question)
+
         def score(asked: str, sentences: list[Sentence]) -> list[float]:
             q = vector if vector is not None and asked == question else self.embedder.embed_queries([asked])[0]
             dense = self.vectors([s.text for s in sentences]) @ q
@@ -90,7 +92,7 @@ class SentenceScorer:
                 # a list item is read with the heading it stands under (« Les trois leviers » …)
                 words = f"{sentence.context} {sentence.text}" if sentence.context else sentence.text
                 value = float(d) + LEXICAL_WEIGHT * lexical_overlap(asked, words)
-                value += answer_type_bonus(focus or asked, sentence.text)
+                value += answer_type_bonus(read, sentence.text)
                 value += RANK_PRIOR[sentence.hit_rank] if sentence.hit_rank < len(RANK_PRIOR) else 0.0
                 if focus:
                     value += FOCUS_WEIGHT * lexical_overlap(focus, words)
@@ -283,6 +285,20 @@ class Assistant:
                 return found
         if self.retriever.mode == "dense":
             hits = [h for h in hits if h.score >= self.settings.refusal_threshold] or hits[:1]
+        if relaxed and plan.wants_examples and not any(matches(h.metadata, plan.detected) for h in hits):
+            return no_match(plan.detected, hits, lang)
+        answer, best = self._compose(plan, question, hits, vector, lang, focus, said)
+        if not self.gate.answerable(self.gate_signals(question, retrieval, answer, best or retrieval.dense_best)):
+            return refusal(plan.standalone, hits, lang)
+        if relaxed:
+            answer.answer = t("relaxed", lang, criteria=describe_filters(plan.detected, lang)) + "\n" + answer.answer
+        if lang == "en" and answer.grounded:
+            answer.answer = t("quoted_in_french", "en") + "\n" + answer.answer
+        return answer
+
+    def _compose(self, plan: QueryPlan, question: Question, hits: list[ScoredChunk], vector: np.ndarray, lang: str,
+                 focus: str, said: str) -> tuple[Answer, float]:
+        """The answer before the gate (example cards, or cited sentences), and the best sentence score."""
         best = [0.0]
         score = self.scorer.for_question(plan.standalone, vector, focus)
 
@@ -294,25 +310,14 @@ class Assistant:
         def more(term: str) -> list[ScoredChunk]:
             return self.retriever.retrieve(term, 3, plan.fallback)
 
-        if relaxed and plan.wants_examples and not any(matches(h.metadata, plan.detected) for h in hits):
-            return no_match(plan.detected, hits, lang)
-        if plan.wants_examples:
-            answer = compose_examples(hits, lang=lang)
-            if answer is not None:
-                answer.kind = "examples"
-        else:
-            answer = None
-        if answer is None:
-            answer = compose_extractive(question, hits, scored, lang=lang, windows=self.windows, extra_hits=more,
-                                        avoid=said)
-            answer.kind = question.kind
-        if not self.gate.answerable(self.gate_signals(question, retrieval, answer, best[0] or retrieval.dense_best)):
-            return refusal(plan.standalone, hits, lang)
-        if relaxed:
-            answer.answer = t("relaxed", lang, criteria=describe_filters(plan.detected, lang)) + "\n" + answer.answer
-        if lang == "en" and answer.grounded:
-            answer.answer = t("quoted_in_french", "en") + "\n" + answer.answer
-        return answer
+        answer = compose_examples(hits, lang=lang) if plan.wants_examples else None
+        if answer is not None:
+            answer.kind = "examples"
+            return answer, best[0]
+        answer = compose_extractive(question, hits, scored, lang=lang, windows=self.windows, extra_hits=more,
+                                    avoid=said)
+        answer.kind = question.kind
+        return answer, best[0]
 
     def examples(self, query: str = "", filters: Mapping[str, Any] | None = None, k: int = 10,
                  lang: str = "fr", detect_filters: bool = True) -> dict[str, Any]:

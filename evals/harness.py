@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.answer import Answer, refusal
-from assistant.extractive import compose_extractive
 from assistant.condense import condense
+from assistant.extractive import compose_extractive
 from assistant.factory import make_assistant, make_embedder, make_ingestor
 from assistant.service import Assistant
 from assistant.settings import Settings

@@ -55,36 +55,34 @@ class _Writer:
 
         for child in node.children:
             if isinstance(child, NavigableString):
-                if type(child).__name__ in ("Comment", "Doctype", "Declaration", "ProcessingInstruction", "CData"):
-                    continue
-                self.inline.append(str(child))
-                continue
-            if not isinstance(child, Tag):
-                continue
-            name = child.name
-            if name in _HEADINGS:
-                self.flush()
-                if text := _text(child):
-                    self.blocks.append("#" * _HEADINGS[name] + " " + text)
-            elif name in ("ul", "ol"):
-                self.flush()
-                self._list(child, depth)
-            elif name == "table":
-                self.flush()
-                self._table(child)
-            elif name == "dl":
-                self.flush()
-                for item in child.find_all(("dt", "dd")):
-                    if text := _text(item):
-                        self.blocks.append(("#### " if item.name == "dt" else "") + text)
-            elif name == "br":
-                self.flush()
-            elif name in _BLOCK or name == "li":
-                self.flush()
-                self.walk(child, depth)
-                self.flush()
-            else:
-                self.walk(child, depth)
+                if type(child).__name__ not in ("Comment", "Doctype", "Declaration", "ProcessingInstruction", "CData"):
+                    self.inline.append(str(child))
+            elif isinstance(child, Tag):
+                self._tag(child, depth)
+
+    def _tag(self, tag: Any, depth: int) -> None:
+        name = tag.name
+        special = {"ul": self._list, "ol": self._list, "table": self._table, "dl": self._definitions}
+        if name in _HEADINGS:
+            self.flush()
+            if text := _text(tag):
+                self.blocks.append("#" * _HEADINGS[name] + " " + text)
+        elif name in special:
+            self.flush()
+            special[name](tag, depth)
+        elif name == "br":
+            self.flush()
+        elif name in _BLOCK or name == "li":
+            self.flush()
+            self.walk(tag, depth)
+            self.flush()
+        else:
+            self.walk(tag, depth)
+
+    def _definitions(self, node: Any, depth: int = 0) -> None:
+        for item in node.find_all(("dt", "dd")):
+            if text := _text(item):
+                self.blocks.append(("#### " if item.name == "dt" else "") + text)
 
     def _list(self, node: Any, depth: int) -> None:
         lines = []
@@ -99,7 +97,7 @@ class _Writer:
         if lines:
             self.blocks.append("\n".join(lines))
 
-    def _table(self, node: Any) -> None:
+    def _table(self, node: Any, depth: int = 0) -> None:
         rows = []
         for row in node.find_all("tr"):
             cells = [_text(c) for c in row.find_all(("th", "td"))]

@@ -161,6 +161,9 @@ def load_markdown(path: Path) -> list[SourceDocument]:
     return [_document(path, text, meta)]
 
 
+_PAGE_NUMBER = re.compile(r"\s*(?:page\s*)?\d{1,4}(?:\s*/\s*\d{1,4})?\s*", re.IGNORECASE)
+
+
 def _page_key(line: str) -> str:
     """A line as a running header compares: its page number (at either end) made generic."""
     return re.sub(r"^\d{1,4}(?=\s)|(?<=\s)\d{1,4}$", "#", line.strip())
@@ -179,8 +182,7 @@ def drop_running_lines(pages: list[str], min_repeats: int = 3) -> list[str]:
     cleaned = []
     for page in pages:
         kept = [ln for ln in page.splitlines()
-                if _page_key(ln) not in running and not re.fullmatch(r"\s*(?:page\s*)?\d{1,4}(?:\s*/\s*\d{1,4})?\s*", ln,
-                                                                 re.IGNORECASE)]
+                if _page_key(ln) not in running and not _PAGE_NUMBER.fullmatch(ln)]
         cleaned.append("\n".join(kept))
     return cleaned
 

@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import compose_examples, refusal
+from assistant.condense import condense, is_follow_up
+from assistant.errors import InvalidInput, NotReady
 from assistant.extractive import (
     Sentence,
     candidate_sentences,
@@ -11,8 +13,6 @@ from assistant.extractive import (
     read_passages,
     select_sentences,
 )
-from assistant.condense import condense, is_follow_up
-from assistant.errors import InvalidInput, NotReady
 from index.store import ScoredChunk
 from tests.fakes import make_assistant, make_ingestor
 
@@ -51,7 +51,8 @@ def test_select_sentences_skips_near_duplicates_and_weak_ones():
 
 
 def test_short_sentences_and_headings_are_not_candidates():
-    sentences = candidate_sentences(read_passages([hit(0, "## Points clés\n\nOui.\n\nUne vraie phrase assez longue pour compter.")]))
+    passage = hit(0, "## Points clés\n\nOui.\n\nUne vraie phrase assez longue pour compter.")
+    sentences = candidate_sentences(read_passages([passage]))
     assert [s.text for s in sentences] == ["Une vraie phrase assez longue pour compter."]
 
 

@@ -163,9 +163,11 @@ def test_html_pages_keep_structure_and_lose_boilerplate():
     page = ("<html><head><title>Alliance locale | Journal</title></head><body>"
             "<div class='cookie-banner'>Nous utilisons des cookies. Accepter</div>"
             "<ul id='main-menu'><li>Accueil</li><li>Actus</li></ul><main><div class='breadcrumb'>Accueil</div>"
-            "<h1>La ville et l'<a href='#'>association</a> s'allient</h1><p>Le <b>partenariat</b> réunit 12 acteurs.</p>"
+            "<h1>La ville et l'<a href='#'>association</a> s'allient</h1>"
+            "<p>Le <b>partenariat</b> réunit 12 acteurs.</p>"
             "<h2>Les étapes</h2><ol><li>Diagnostic</li><li>Plan d'action</li></ol>"
-            "<div class='share-buttons'>Partager sur Facebook</div></main><footer>Mentions légales</footer></body></html>")
+            "<div class='share-buttons'>Partager sur Facebook</div></main>"
+            "<footer>Mentions légales</footer></body></html>")
     text, meta = html_to_text(page)
     assert meta["title"] == "Alliance locale | Journal"
     assert text == ("# La ville et l'association s'allient\n\nLe partenariat réunit 12 acteurs.\n\n## Les étapes\n\n"
