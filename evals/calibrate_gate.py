@@ -4,11 +4,13 @@
 
 Each question of the sets is asked of the product with the gate open; the signals the gate would read
 are recorded (assistant/gate.py), and a logistic model is fitted on them: answerable questions are the
-positives, unanswerable ones (near-domain, off-topic) the negatives. Only the signals that transferred
-in leave-one-out tests on that set are used (dense, focus_cover, entities, unknown, type_ok; the others get
-weight 0), and the threshold is the highest that refuses at most `--max-false-refusals` of the answerable
-questions: a false refusal costs a user more than a cautious answer that shows its sources. The gold set
-and the held-out transfer-test set are never read here.
+positives, unanswerable ones (near-domain, off-topic) the negatives. The default set is transfer-dev
+(web pages and PDF text written outside Sève), not the shipped corpus; `--sets
+transfer-dev,shipped-calibration` adds the shipped corpus's calibration questions (not the gold set).
+Only the signals that held up in leave-one-out tests on transfer-dev are used (dense, focus_cover,
+entities, unknown, type_ok; the others get weight 0), and the threshold is the highest that refuses at most `--max-false-refusals` of the answerable questions: a false
+refusal costs a user more than a cautious answer that shows its sources. The gold set and the held-out
+transfer-test set are never read here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from assistant.factory import make_assistant, make_embedder, make_ingestor
 from assistant.gate import FEATURES, GATE_FILE, GateModel, Signals
 from assistant.settings import Settings
-from evals.harness import ROOT, SETS, load_gold
+from evals.harness import ROOT, SETS, GoldItem, load_gold
 
 
 class RecordingGate(GateModel):
@@ -38,8 +40,24 @@ class RecordingGate(GateModel):
         return True
 
 
+CALIBRATION = {
+    # the shipped corpus's own calibration questions (not the gold set): {"question", "answerable", "expect"}
+    "shipped-calibration": (ROOT / "evals" / "calibration_questions.jsonl", ROOT / "corpus"),
+}
+
+
+def _items(path: Path) -> list[GoldItem]:
+    """Questions in the gold format, or in the calibration format ({"question", "answerable"})."""
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    if "id" in first:
+        return load_gold(path)
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [GoldItem(f"C{i:03d}", "calibration", r["question"], [], {}, [], [], bool(r["answerable"]))
+            for i, r in enumerate(rows, start=1)]
+
+
 def collect(set_name: str, settings: Settings) -> tuple[list[list[float]], list[int], list[str]]:
-    gold, corpus = SETS[set_name]
+    gold, corpus = {**SETS, **CALIBRATION}[set_name]
     set_settings = settings.model_copy(update={"data_dir": settings.data_dir / set_name})
     embedder = make_embedder(set_settings).warm_up()
     make_ingestor(set_settings, embedder).ingest([corpus])
@@ -47,7 +65,7 @@ def collect(set_name: str, settings: Settings) -> tuple[list[list[float]], list[
     recorder = RecordingGate()
     assistant.gate = recorder
     rows, labels, ids = [], [], []
-    for item in load_gold(gold):
+    for item in _items(gold):
         if item.kind == "smalltalk":
             continue
         before = len(recorder.seen)  # type: ignore[attr-defined]
@@ -90,7 +108,9 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, max_false_refusals: float) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="transfer-dev")
+    parser.add_argument("--sets", default="transfer-dev",
+                        help="question sets to fit on (never gold nor transfer-test): transfer-dev, "
+                             "shipped-calibration")
     parser.add_argument("--data-dir", default=str(ROOT / ".seve" / "calibrate-gate"))
     parser.add_argument("--models-dir", default=str(ROOT / ".seve" / "models"))
     parser.add_argument("--out", default=str(GATE_FILE))
