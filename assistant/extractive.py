@@ -91,9 +91,13 @@ def original_words(text: str, folded_term: str) -> str:
     return folded_term
 
 
+_BYLINE = re.compile(r"\b(?:publié le|mis à jour le|temps de lecture|lire aussi|à lire aussi|partager sur|"
+                     r"crédit photo|©)", re.IGNORECASE)
+
+
 def _quotable(unit: Unit, title: str) -> bool:
     text = unit.text
-    if unit.kind == "heading" or len(text) < 25 or len(text) > 700:
+    if unit.kind == "heading" or len(text) < 25 or len(text) > 700 or _BYLINE.search(text):
         return False
     if title and len(title) > 20 and text.startswith(title) and len(text) > len(title) + 5:
         return False  # a title line glued to the text under it (PDF first page)

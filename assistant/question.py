@@ -116,6 +116,19 @@ def _strip_article(term: str) -> str:
     return term.strip(" ?!.,;:«»\"'")
 
 
+def read_turn(message: str, standalone: str) -> Question:
+    """A follow-up (« et avant, elles s'organisaient comment ? ») asks its own kind of question about the
+    previous topic: the kind comes from the message when it says one, the rest from the standalone text."""
+    whole = read_question(standalone)
+    if message.strip() == standalone.strip():
+        return whole
+    own = read_question(message)
+    asks = re.search(r"\b(comment|pourquoi|quoi|quel\w*|combien|quand|qui|ou|what|how|why|which|who)\b", own.folded)
+    if own.kind == "explanation" and not asks:
+        return whole  # « Et en Occitanie ? »: the same kind of question, elsewhere
+    return Question(standalone, whole.folded, whole.lang, own.kind, own.count or whole.count, own.terms or whole.terms)
+
+
 def read_question(text: str) -> Question:
     """Classify one (standalone) question. The order matters: a comparison or a list asked as
     « qu'est-ce qui distingue… » is not a definition."""
@@ -127,6 +140,8 @@ def read_question(text: str) -> Question:
         terms = tuple(t for t in (_strip_article(m.group("a")), _strip_article(m.group("b"))) if t)
         if len(terms) == 2:
             return Question(text, folded, lang, "comparison", count, terms)
+    if re.match(r"(?:qui sont les|who are the) \w+[sx]\b", folded):
+        return Question(text, folded, lang, "list", count, (re.match(r"\w+ \w+ \w+ (\w+)", folded).group(1),))
     if re.match(r"(?:qui|who)\b", folded):
         return Question(text, folded, lang, "name", count)
     if _FIGURE.search(folded):

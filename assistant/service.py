@@ -29,7 +29,7 @@ from assistant.examples import example_card, example_card_from_metadata, facet_c
 from assistant.extractive import Sentence, compose_extractive
 from assistant.gate import GateModel, Signals, load_gate, question_terms, signals
 from assistant.i18n import t
-from assistant.question import Question, french_terms, language, read_question, small_talk
+from assistant.question import Question, french_terms, language, read_question, read_turn, small_talk
 from assistant.settings import Settings
 from assistant.understand import Understanding, understand, understand_turn
 from index.filters import matches, normalize_filters
@@ -204,7 +204,7 @@ class Assistant:
         base = {"doc_type": ["exemple"]} if understood.wants_examples and "doc_type" not in explicit else {}
         if base and not self.usable_filters({"type": ["x"]}) and not self._has_examples():
             base = {}
-        question = read_question(standalone)
+        question = read_turn(message, standalone)
         lexical_query = standalone
         if question.lang == "en":
             lexical_query = f"{standalone} {french_terms(standalone)}"

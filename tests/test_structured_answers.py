@@ -259,3 +259,13 @@ def test_filters_the_index_cannot_use_are_not_applied(tmp_path):
     assistant = make_assistant(tmp_path / "d", ing)
     answer = assistant.chat("Des exemples de fondations qui se regroupent ?")
     assert answer.filters["applied"] == {} and answer.grounded and "fonds commun" in answer.answer
+
+
+def test_follow_ups_ask_their_own_kind_of_question():
+    from assistant.question import read_turn
+
+    standalone = "Qu'est-ce que la plateforme ? Et avant, elles s'organisaient comment ?"
+    assert read_turn("Et avant, elles s'organisaient comment ?", standalone).kind == "explanation"
+    assert read_turn("Combien y en a-t-il ?", "Qu'est-ce qu'un écosystème ? Combien y en a-t-il ?").kind == "figure"
+    assert read_turn("Et en Occitanie ?", "Quels sont les trois leviers ? Et en Occitanie ?").kind == "list"
+    assert read_question("Qui sont les associations membres ?").kind == "list"
