@@ -329,8 +329,7 @@ def list_groups(passage: Passage) -> list[_Group]:
             while j < len(units) and units[j].kind == "item" and units[j].list_id == unit.list_id:
                 j += 1
             items = [u for u in units[i:j] if u.level == unit.level]
-            lead = [units[i - 1]] if i > 0 and units[i - 1].kind == "sentence" \
-                and units[i - 1].heading == unit.heading else []
+            lead = _lead(units, i)
             if len(items) >= 2:
                 groups.append(_Group(passage.rank, lead, items))
             i = j
@@ -341,6 +340,18 @@ def list_groups(passage: Passage) -> list[_Group]:
                 groups.append(_Group(passage.rank, [unit], items))
         i += 1
     return groups
+
+
+def _lead(units: Sequence[Unit], i: int) -> list[Unit]:
+    """What introduces the list starting at units[i]: up to two sentences of the paragraph just before."""
+    lead: list[Unit] = []
+    for j in (i - 1, i - 2):
+        if j < 0 or units[j].kind != "sentence" or units[j].heading != units[i].heading:
+            break
+        if lead and units[j].block != lead[0].block:
+            break
+        lead.insert(0, units[j])
+    return lead
 
 
 def _sub_headings(units: Sequence[Unit], i: int) -> list[Unit]:
@@ -365,7 +376,7 @@ def _sub_headings(units: Sequence[Unit], i: int) -> list[Unit]:
 _LIST_SYNONYMS = [
     {"piege", "ecueil", "risque", "vigilan", "difficu", "obstacl", "frein", "limite", "danger"},
     {"etape", "phase", "temps", "jalon", "methode", "demarch"},
-    {"levier", "moyen", "outil", "atout", "ressour", "instrum", "force"},
+    {"levier", "outil", "atout", "instrum"},
     {"critere", "conditi", "exigenc", "eligib", "regle"},
     {"recomma", "conseil", "proposi", "orienta", "piste", "prescri"},
     {"membre", "partena", "acteur", "particip", "signata"},
@@ -382,11 +393,18 @@ def _asks_for(noun: str, text: str) -> bool:
 
 
 def _list_quote(question: Question, passages: Sequence[Passage], overlap: Callable[[str, str], float],
-                score_sentences: Scorer | None = None, best_score: float | None = None) -> Quote | None:
+                score_sentences: Scorer | None = None, best_score: float | None = None,
+                avoid: str = "") -> Quote | None:
     """The list that answers a list question: the lists of the windows are judged by what introduces
     them (the sentence before, or the heading above), read by the model like any sentence, plus whether
     they name what the question asks for (« pièges » ~ « écueils ») and have the count it says."""
-    groups = [g for p in passages for g in list_groups(p)]
+    said = fold(avoid)
+    groups = [g for p in passages for g in list_groups(p)
+              if not (said and fold(g.items[0].text)[:60] in said)]  # not the list the previous answer gave
+    if question.count and not any(len(g.items) == question.count for g in groups):
+        inline = _inline_list(question, passages, overlap)  # « Trois leviers : A, B, C » says the count
+        if inline is not None:
+            return inline
     if not groups:
         return _inline_list(question, passages, overlap)
     leads = []
@@ -408,7 +426,7 @@ def _list_quote(question: Question, passages: Sequence[Passage], overlap: Callab
         near = best_score is not None and score_sentences is not None
         close = near and value >= best_score - 0.06  # type: ignore[operator]
         named_close = named and (not near or value >= best_score - 0.15)  # type: ignore[operator]
-        if not (close or counted or words >= 0.34 or named_close):
+        if not (close or (counted and words >= 0.2) or words >= 0.34 or named_close):
             continue
         fit = value + 0.3 * words + (0.08 if named else 0.0) - 0.02 * group.rank
         fit += 0.1 if counted else (-0.05 if question.count else 0.0)
@@ -432,6 +450,9 @@ def _inline_list(question: Question, passages: Sequence[Passage],
         for i, unit in enumerate(passage.units):
             if not _ENUMERATION.search(unit.text) or len(unit.text) > 400:
                 continue
+            label = unit.text.split(":", 1)[0]
+            if question.terms and not _asks_for(question.terms[0], label):
+                continue  # the words before the colon say what is listed (« Trois leviers : … »)
             fit = overlap(question.text, unit.text) - 0.04 * passage.rank
             if question.count:
                 pieces = re.split(r",| et | ou ", unit.text.split(":", 1)[1])
@@ -507,7 +528,7 @@ def compose_extractive(question: str | Question, hits: Sequence[ScoredChunk], sc
     overlap = overlap or _overlap
     quotes: list[Quote] = []
     if read.kind == "list":
-        found = _list_quote(read, passages, overlap, score_sentences, max(scores))
+        found = _list_quote(read, passages, overlap, score_sentences, max(scores), avoid)
         quotes = [found] if found else []
     elif read.kind == "definition" and read.terms:
         found = _definition_quote(read.terms[0], passages, score_sentences, read.text)

@@ -123,7 +123,8 @@ def read_turn(message: str, standalone: str) -> Question:
     if message.strip() == standalone.strip():
         return whole
     own = read_question(message)
-    asks = re.search(r"\b(comment|pourquoi|quoi|quel\w*|combien|quand|qui|ou|what|how|why|which|who)\b", own.folded)
+    asks = re.search(r"\b(comment|pourquoi|quoi|que|qu'|quel\w*|combien|quand|qui|ou|what|how|why|which|who)\b|"
+                     r"\bqu'", own.folded)
     if own.kind == "explanation" and not asks:
         return whole  # « Et en Occitanie ? »: the same kind of question, elsewhere
     return Question(standalone, whole.folded, whole.lang, own.kind, own.count or whole.count, own.terms or whole.terms)
@@ -148,9 +149,13 @@ def read_question(text: str) -> Question:
         return Question(text, folded, lang, "figure", count)
     if _DATE.search(folded):
         return Question(text, folded, lang, "date", count)
+    if m := re.search(r"\bque (recommand|conseill|propos|preconis|sugger)\w*", folded):
+        return Question(text, folded, lang, "list", count, (m.group(1),))  # « que recommande le rapport ? »
     if (_LIST.search(folded) and (_LIST_NOUN.search(folded) or count)) or _PLURAL_WHICH.search(folded):
-        noun = _LIST_NOUN.search(folded) or _PLURAL_NOUN.search(folded)
-        return Question(text, folded, lang, "list", count, (noun.group(noun.lastindex or 0),) if noun else ())
+        found = _LIST_NOUN.search(folded) or _PLURAL_NOUN.search(folded)
+        noun = found.group(found.lastindex or 0) if found else ""
+        noun = EN_FR.get(noun, noun).split()[0] if lang == "en" and noun else noun  # « levers » -> « leviers »
+        return Question(text, folded, lang, "list", count, (noun,) if noun else ())
     if _HOWTO.search(folded):
         return Question(text, folded, lang, "howto", count)
     if lang == "en" and re.match(r"what(?: is|'s) the \w+(?: \w+)? (?:of|for|in|at|does)\b", folded):
