@@ -347,6 +347,11 @@ def check_floors(summaries: dict[str, dict[str, Any]], floors: dict[str, dict[st
             failures.append(f"{config}: configuration absente du run")
             continue
         for metric, floor in figures.items():
+            if metric.endswith("_max"):  # a ceiling (false refusals)
+                value = summaries[name].get(metric[:-4])
+                if value is None or value > floor:
+                    failures.append(f"{name}: {metric[:-4]} = {value} > plafond {floor}")
+                continue
             value = summaries[name].get(metric)
             if value is None or value < floor:
                 failures.append(f"{name}: {metric} = {value} < plancher {floor}")
