@@ -130,19 +130,10 @@ def read_turn(message: str, standalone: str) -> Question:
     return Question(standalone, whole.folded, whole.lang, own.kind, own.count or whole.count, own.terms or whole.terms)
 
 
-def read_question(text: str) -> Question:
-    """Classify one (standalone) question. The order matters: a comparison or a list asked as
-    « qu'est-ce qui distingue… » is not a definition."""
-    typed = normalize_typed(text)
-    folded = fold(typed).replace("’", "'")
-    lang = language(text)
-    count = next((n for word, n in NUMBER_WORDS.items() if re.search(rf"\b{word.strip()}\b", folded)), None)
-    if _COMPARISON.search(folded) and (m := _COMPARISON_TERMS.search(folded)):
-        terms = tuple(t for t in (_strip_article(m.group("a")), _strip_article(m.group("b"))) if t)
-        if len(terms) == 2:
-            return Question(text, folded, lang, "comparison", count, terms)
-    if re.match(r"(?:qui sont les|who are the) \w+[sx]\b", folded):
-        return Question(text, folded, lang, "list", count, (re.match(r"\w+ \w+ \w+ (\w+)", folded).group(1),))
+def _who_or_list(text: str, folded: str, lang: Literal["fr", "en"], count: int | None) -> Question | None:
+    """Name, figure, date and list questions, in that order (« qui sont les membres » is a list)."""
+    if m := re.match(r"(?:qui sont les|who are the) (\w+[sx])\b", folded):
+        return Question(text, folded, lang, "list", count, (m.group(1),))
     if re.match(r"(?:qui|who)\b", folded):
         return Question(text, folded, lang, "name", count)
     if _FIGURE.search(folded):
@@ -156,6 +147,22 @@ def read_question(text: str) -> Question:
         noun = found.group(found.lastindex or 0) if found else ""
         noun = EN_FR.get(noun, noun).split()[0] if lang == "en" and noun else noun  # « levers » -> « leviers »
         return Question(text, folded, lang, "list", count, (noun,) if noun else ())
+    return None
+
+
+def read_question(text: str) -> Question:
+    """Classify one (standalone) question. The order matters: a comparison or a list asked as
+    « qu'est-ce qui distingue… » is not a definition."""
+    typed = normalize_typed(text)
+    folded = fold(typed).replace("’", "'")
+    lang = language(text)
+    count = next((n for word, n in NUMBER_WORDS.items() if re.search(rf"\b{word.strip()}\b", folded)), None)
+    if _COMPARISON.search(folded) and (m := _COMPARISON_TERMS.search(folded)):
+        terms = tuple(t for t in (_strip_article(m.group("a")), _strip_article(m.group("b"))) if t)
+        if len(terms) == 2:
+            return Question(text, folded, lang, "comparison", count, terms)
+    if early := _who_or_list(text, folded, lang, count):
+        return early
     if _HOWTO.search(folded):
         return Question(text, folded, lang, "howto", count)
     if lang == "en" and re.match(r"what(?: is|'s) the \w+(?: \w+)? (?:of|for|in|at|does)\b", folded):
