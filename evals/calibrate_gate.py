@@ -9,8 +9,9 @@ positives, unanswerable ones (near-domain, off-topic) the negatives. The default
 transfer-dev,shipped-calibration` adds the shipped corpus's calibration questions (not the gold set).
 Only the signals that held up in leave-one-out tests on transfer-dev are used (dense, focus_cover,
 entities, unknown, type_ok; the others get weight 0), and the threshold is the highest that refuses at
-most `--max-false-refusals` of the answerable questions: a false refusal costs a user more than a cautious answer that shows its sources. The gold set and the held-out
-transfer-test set are never read here.
+most `--max-false-refusals` of the answerable questions: a false refusal costs a user more than a
+cautious answer that shows its sources. The gold set and the held-out transfer-test set are never read
+here.
 """
 
 from __future__ import annotations
