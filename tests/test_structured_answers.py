@@ -269,3 +269,15 @@ def test_follow_ups_ask_their_own_kind_of_question():
     assert read_turn("Combien y en a-t-il ?", "Qu'est-ce qu'un écosystème ? Combien y en a-t-il ?").kind == "figure"
     assert read_turn("Et en Occitanie ?", "Quels sont les trois leviers ? Et en Occitanie ?").kind == "list"
     assert read_question("Qui sont les associations membres ?").kind == "list"
+
+
+def test_two_actors_joined_by_et_mean_both_and_the_wording_says_et():
+    from assistant.answer import describe_filters
+    from assistant.understand import understand
+
+    both = understand("Des exemples d'alliances entre une fondation et un acteur académique ?").filters
+    assert both == {"acteurs_tous": ["fondation", "académique"]}
+    either = understand("Des exemples avec une fondation ou une université ?").filters
+    assert either == {"acteurs": ["fondation", "académique"]}
+    assert describe_filters(normalize_filters(both)) == "acteurs : fondation et académique"
+    assert describe_filters(normalize_filters(either)) == "acteurs : fondation ou académique"
