@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.answer import Answer, Citation, content_terms, plain, refusal, snippet_of
-from assistant.passages import Unit, leans_on_previous, parse
 from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
+from ingest.structure import Unit, leans_on_previous, parse
 
 MAX_HITS = 6
 # A sentence that defines the term (« X est… », « X : … ») over one that only names it; dense scores of the

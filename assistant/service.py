@@ -49,13 +49,16 @@ RANK_PRIOR: tuple[float, ...] = (0.02, 0.01, 0.005)
 class SentenceScorer:
     """Scores candidate sentences against a question with the embedding model.
 
-    Sentence vectors are cached (LRU, shared by all requests, guarded by a lock); everything that
-    belongs to one question lives in the function `for_question` returns, so concurrent requests
-    never see each other's question.
+    Sentence vectors come from an LRU cache (shared by all requests, guarded by a lock), then from the
+    vectors the ingest stored (`store`, when the index keeps them), and only then from the model;
+    everything that belongs to one question lives in the function `for_question` returns, so concurrent
+    requests never see each other's question.
     """
 
-    def __init__(self, embedder: Embedder, cache_size: int = 20000) -> None:
+    def __init__(self, embedder: Embedder, cache_size: int = 20000, store: Any = None) -> None:
         self.embedder = embedder
+        self.store = store
+        self.embedded = 0  # sentences this scorer had to embed itself (the rest were cached or stored)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -67,7 +70,12 @@ class SentenceScorer:
             for s in known:
                 self._cache.move_to_end(s)
         missing = [s for s in unique if s not in known]
+        if missing and self.store is not None:
+            stored = self.store.sentence_vectors(missing)
+            known.update(stored)
+            missing = [s for s in missing if s not in stored]
         if missing:
+            self.embedded += len(missing)
             fresh = dict(zip(missing, self.embedder.embed_passages(missing), strict=True))
             known.update(fresh)
             with self._lock:
@@ -127,7 +135,7 @@ class Assistant:
         self.store = store
         mode = settings.retrieval_mode if lexical is not None else "dense"
         self.retriever = Retriever(store, embedder, lexical, mode=mode, reranker=reranker)
-        self.scorer = SentenceScorer(embedder)
+        self.scorer = SentenceScorer(embedder, store=lexical)
         self._known: tuple[int, dict[str, set[str]], int | None] | None = None
         self.gate = gate or load_gate()
 

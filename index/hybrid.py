@@ -30,6 +30,18 @@ class IndexWriter:
     def set_document_count(self, count: int) -> None:
         self.vector.set_document_count(count)
 
+    def known_sentences(self, texts: Sequence[str]) -> set[str]:
+        return self.lexical.known_sentences(texts)
+
+    def upsert_sentences(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self.lexical.upsert_sentences(texts, vectors)
+
+    def chunks_without_sentences(self) -> list[list[str]]:
+        """Chunk texts of an index built before sentence vectors existed (empty when there are some)."""
+        if self.lexical.sentence_count() or not self.lexical.count():
+            return []
+        return list(self.lexical.chunk_texts())
+
 
 def backfill_lexical(vector: ChromaStore, lexical: LexicalIndex, batch: int = 2000) -> int:
     """Fill an empty lexical index from the chunks already in Chroma (an index built before it existed)."""

@@ -11,7 +11,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from scipy import sparse
 
 from index.filters import matches
 from index.store import ScoredChunk
-from ingest.models import Chunk, fold
+from ingest.models import Chunk, content_hash, fold
 
 # Snowball's French stop list (folded), plus a few question words that carry no topic.
 STOP_WORDS = frozenset("""
@@ -87,6 +87,8 @@ class LexicalIndex:
         self._db.execute("CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, doc_id TEXT, text TEXT, "
                          "start INTEGER, end_ INTEGER, metadata TEXT, terms TEXT)")
         self._db.execute("CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id, start)")
+        # sentence vectors computed by the ingest (content-addressed: a sentence is embedded once, ever)
+        self._db.execute("CREATE TABLE IF NOT EXISTS sentences (key TEXT PRIMARY KEY, vector BLOB)")
         self._lock = threading.Lock()
         self._built_version: int | None = None
         self._ids: list[str] = []
@@ -219,6 +221,46 @@ class LexicalIndex:
         with self._lock:
             self._ensure_built()
             return {t: int(self._df[self._vocab[t]]) if t in self._vocab else 0 for t in terms}
+
+    def known_sentences(self, texts: Sequence[str]) -> set[str]:
+        keys = {content_hash(t): t for t in texts}
+        found: set[str] = set()
+        items = list(keys)
+        for i in range(0, len(items), 500):
+            part = items[i:i + 500]
+            rows = self._db.execute(f"SELECT key FROM sentences WHERE key IN ({','.join('?' * len(part))})",
+                                    part).fetchall()
+            found.update(keys[r[0]] for r in rows)
+        return found
+
+    def sentence_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0])
+
+    def chunk_texts(self, batch: int = 2000) -> Iterator[list[str]]:
+        """Every chunk's text, in batches (to backfill sentence vectors of an older index)."""
+        offset = 0
+        while rows := self._db.execute("SELECT text FROM chunks ORDER BY id LIMIT ? OFFSET ?",
+                                       (batch, offset)).fetchall():
+            yield [r[0] for r in rows]
+            offset += batch
+
+    def upsert_sentences(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [(content_hash(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors,
+                                                                                              strict=True)]
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO sentences VALUES (?, ?)", rows)
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors the ingest stored for these sentences (those it has)."""
+        keys = {content_hash(t): t for t in texts}
+        out: dict[str, np.ndarray] = {}
+        items = list(keys)
+        for i in range(0, len(items), 500):
+            part = items[i:i + 500]
+            rows = self._db.execute(f"SELECT key, vector FROM sentences WHERE key IN ({','.join('?' * len(part))})",
+                                    part).fetchall()
+            out.update({keys[k]: np.frombuffer(v, dtype=np.float32) for k, v in rows})
+        return out
 
     def window(self, doc_id: str, start: int, end: int, before: int = 800, after: int = 1500) -> tuple[int, str]:
         """The document's text around [start, end), rebuilt from its chunks: (offset, text). Gaps between

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from ingest.embedding import Embedder
 from ingest.loaders import load_path
 from ingest.manifest import Manifest, ManifestEntry
 from ingest.models import Chunk, IngestReport, SourceDocument, content_hash
+from ingest.structure import sentence_texts
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ class ChunkStore(Protocol):
     def delete(self, chunk_ids: Sequence[str]) -> None: ...
 
     def set_document_count(self, count: int) -> None: ...
+
+
+@runtime_checkable
+class SentenceStore(Protocol):
+    """A store that also keeps sentence vectors (optional)."""
+
+    def known_sentences(self, texts: Sequence[str]) -> set[str]: ...
+
+    def upsert_sentences(self, texts: Sequence[str], vectors: np.ndarray) -> None: ...
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -83,6 +93,7 @@ class Ingestor:
                 else:
                     todo.append(doc)
         self._index_documents(todo, report)
+        self._backfill_sentences()
         self._prune(roots, seen_sources, failed_paths, report)
         self.store.set_document_count(self.manifest.count_done())
         return report
@@ -112,6 +123,7 @@ class Ingestor:
             vectors = self.embedder.embed_passages([embedding_text(c) for c in to_embed])
             self.store.upsert(to_embed, vectors)
             report.chunks_added += len(to_embed)
+            self._embed_sentences(to_embed)
         for item in batch:
             stale = sorted(item.old_ids - {c.id for c in item.chunks})
             if stale:
@@ -119,6 +131,23 @@ class Ingestor:
                 report.chunks_removed += len(stale)
             self.manifest.put(ManifestEntry(item.doc.id, item.doc.source, self._path_of(item.doc),
                                             self._hash(item.doc), tuple(c.id for c in item.chunks), "done"))
+
+    def _backfill_sentences(self) -> None:
+        """An index built before sentence vectors existed gets them once, on its next ingest."""
+        older = getattr(self.store, "chunks_without_sentences", None)
+        for texts in older() if older is not None else []:
+            self._embed_sentences([Chunk("", t, 0, len(t), {}) for t in texts])
+
+    def _embed_sentences(self, chunks: Sequence[Chunk]) -> None:
+        """Embed, once, the sentences an answer may quote, for stores that keep them (a question then
+        embeds only itself). Written after the chunks: a run killed here leaves only a colder cache."""
+        if not isinstance(self.store, SentenceStore):
+            return
+        texts = list(dict.fromkeys(t for c in chunks for t in sentence_texts(c.text)))
+        fresh = [t for t in texts if t not in self.store.known_sentences(texts)]
+        for i in range(0, len(fresh), 512):
+            part = fresh[i:i + 512]
+            self.store.upsert_sentences(part, self.embedder.embed_passages(part))
 
     def _hash(self, doc: SourceDocument) -> str:
         """The document's content and metadata, and how it is chunked (the collection pins the model)."""

@@ -49,8 +49,11 @@ def test_changed_document_only_new_chunks_are_embedded(tmp_path, corpus):
     ing.embedder.passages.clear()
     report = ing.ingest([corpus]).as_dict()
     assert report["unchanged"] == 3 and report["chunks_added"] >= 1
-    assert len(ing.embedder.passages) == report["chunks_added"] < len(before)
-    assert any("phrase ajoutée" in p for p in ing.embedder.passages)
+    # what was embedded: the new chunks, then the sentences of theirs that no earlier chunk had
+    sentences = [p for p in ing.embedder.passages if ing.store.lexical.known_sentences([p])]
+    chunks = [p for p in ing.embedder.passages if p not in sentences]
+    assert len(chunks) == report["chunks_added"] < len(before)
+    assert sentences == ["Une phrase ajoutée à la fin du document."]
     _consistent(ing)
 
 
@@ -132,3 +135,19 @@ def test_changing_the_chunk_size_rechunks_everything(tmp_path, corpus):
     assert report["unchanged"] == 0 and report["chunks_removed"] > 0
     after = _consistent(smaller)
     assert len(after) > len(before)
+
+
+def test_an_index_without_sentence_vectors_gets_them_on_its_next_ingest(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data")
+    ing.ingest([corpus])
+    lexical = ing.store.lexical
+    stored = lexical.sentence_count()
+    assert stored > 0
+    lexical._db.execute("DELETE FROM sentences")  # an index written before sentence vectors existed
+    ing.embedder.passages.clear()
+    report = ing.ingest([corpus]).as_dict()
+    assert report["unchanged"] == 4 and report["chunks_added"] == 0
+    assert lexical.sentence_count() == stored and len(ing.embedder.passages) == stored
+    ing.embedder.passages.clear()
+    ing.ingest([corpus])
+    assert ing.embedder.passages == []  # and only once

@@ -8,7 +8,6 @@ import pytest
 
 from assistant.extractive import compose_extractive, defines, read_passages, similar
 from assistant.gate import GateModel, Signals, load_gate, question_terms, type_present
-from assistant.passages import leans_on_previous, parse
 from assistant.question import language, read_question, small_talk
 from index.filters import matches, normalize_filters, to_where
 from index.lexical import LexicalIndex, analyze
@@ -16,6 +15,7 @@ from index.store import ScoredChunk
 from ingest.html import html_to_text
 from ingest.loaders import drop_running_lines
 from ingest.models import Chunk
+from ingest.structure import leans_on_previous, parse
 from tests.fakes import make_assistant, make_ingestor
 
 MINI = Path(__file__).parent / "data" / "mini"
@@ -281,3 +281,11 @@ def test_two_actors_joined_by_et_mean_both_and_the_wording_says_et():
     assert either == {"acteurs": ["fondation", "académique"]}
     assert describe_filters(normalize_filters(both)) == "acteurs : fondation et académique"
     assert describe_filters(normalize_filters(either)) == "acteurs : fondation ou académique"
+
+
+def test_sentences_are_embedded_at_ingest_so_a_question_embeds_only_itself(assistant):
+    for question in ("Combien de familles cultivent les jardins partagés ?",
+                     "Qu'est-ce que le mécénat de compétences ?",
+                     "Quelle part des Français souhaitent faire alliance ?"):
+        assert assistant.chat(question).grounded
+    assert assistant.scorer.embedded == 0

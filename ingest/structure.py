@@ -174,6 +174,19 @@ def parse(text: str, offset: int = 0) -> list[Unit]:
     return units
 
 
+QUOTABLE_MIN_CHARS = 25
+
+
+def sentence_texts(text: str) -> list[str]:
+    """The statements of a text that an answer may quote (list items and sentences), as the answer
+    composer reads them: the ingest embeds them once, so a question only embeds itself."""
+    seen: dict[str, None] = {}
+    for unit in parse(text):
+        if unit.kind != "heading" and QUOTABLE_MIN_CHARS <= len(unit.text) <= 700:
+            seen.setdefault(unit.text, None)
+    return list(seen)
+
+
 _PRONOUN_START = re.compile(
     r"^(?:il|elle|ils|elles|ce|cela|ceci|ça|celui-ci|celle-ci|ceux-ci|celles-ci|ces|cette|cet|leur|leurs|"
     r"son|sa|ses|lui|eux|en effet|ainsi|par ailleurs|de plus|en outre|pourtant|cependant|toutefois|mais|donc|"
