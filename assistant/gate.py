@@ -16,8 +16,12 @@ instead, each scale-free across corpora:
   « salariés »; for a budget or a cost, an amount in euros; for a share, a percentage; for a date, a year or a
   date; for « qui préside », the role named; 1 for questions that ask for none of these.
 
-A logistic model over them is fitted by `python -m evals.calibrate_gate` on questions over a corpus
-that is not the shipped one (evals/transfer/dev); its coefficients live in gate.json beside this file.
+Two stages: an off-topic rule (the best passage is far and the quote holds at most half of the question's
+non-name words: « une recette de crêpes ») and a logistic model over the signals for the near-domain cases
+(« le budget de X »). Both are fitted by `python -m evals.calibrate_gate` on questions over web pages and
+PDF text written outside Sève (evals/transfer/dev) and the shipped corpus's calibration questions (not
+the gold set); the held-out transfer-test set measures how it transfers. The coefficients live in
+gate.json beside this file.
 """
 
 from __future__ import annotations
@@ -178,6 +182,7 @@ def signals(question: Question, *, dense: float, best_sentence: float, hit_texts
             corrections: Mapping[str, str] | None = None, first_quote: str | None = None) -> Signals:
     """The gate's signals for one answer; `first_quote` is the answer's best quote (what must answer)."""
     first_quote = first_quote if first_quote is not None else (answer_texts[0] if answer_texts else "")
+    raw_terms = question_terms(question)
     terms = question_terms(question, corrections)
     entities = _entities(question.text) if question.lang == "fr" else []
     joined = " ".join(hit_texts)
@@ -189,7 +194,9 @@ def signals(question: Question, *, dense: float, best_sentence: float, hit_texts
     folded_hits = " ".join(fold(x) for x in analyze_phrases(hit_texts))
     present = [all(x in have for x in t) and " ".join(t) in folded_hits for t in entity_terms]
     entity_share = sum(present) / len(present) if present else 1.0
-    unknown = sum(1 for t in terms if known is not None and known.get(t, 0) == 0) / len(terms) if terms else 0.0
+    # a word the index has never seen counts 1, one read as a close known word (a typo) 0.5
+    unknown = sum(0.0 if known is None or known.get(t, 0) > 0 else 0.5 if t in (corrections or {}) else 1.0
+                  for t in raw_terms) / len(raw_terms) if raw_terms else 0.0
     return Signals(dense=dense, best_sentence=best_sentence, hits_cover=coverage(terms, hit_texts),
                    answer_cover=coverage(terms, answer_texts), focus_cover=coverage(focus, [first_quote]),
                    entities=entity_share, unknown=unknown, type_ok=type_present(question, first_quote))
@@ -205,14 +212,20 @@ class GateModel:
     scale: tuple[float, ...]
     threshold: float
     note: str = ""
+    far_dense: float = -1.0  # off topic: best passage under this cosine and at most far_focus of the words quoted
+    far_focus: float = -1.0
 
     def probability(self, s: Signals) -> float:
         z = self.bias + sum(w * (x - m) / sc for w, x, m, sc in
                             zip(self.weights, s.vector(), self.mean, self.scale, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
+    def off_topic(self, s: Signals) -> bool:
+        """Far from every passage and quoting few of the question's words (« une recette de crêpes »)."""
+        return s.dense < self.far_dense and s.focus_cover <= self.far_focus
+
     def answerable(self, s: Signals) -> bool:
-        return self.probability(s) >= self.threshold
+        return not self.off_topic(s) and self.probability(s) >= self.threshold
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(FEATURES), **asdict(self)}
@@ -222,7 +235,8 @@ class GateModel:
         if list(raw.get("features", [])) != list(FEATURES):
             raise ValueError(f"gate.json: features {raw.get('features')} != {list(FEATURES)}")
         return cls(tuple(raw["weights"]), float(raw["bias"]), tuple(raw["mean"]), tuple(raw["scale"]),
-                   float(raw["threshold"]), str(raw.get("note", "")))
+                   float(raw["threshold"]), str(raw.get("note", "")), float(raw.get("far_dense", -1.0)),
+                   float(raw.get("far_focus", -1.0)))
 
 
 @lru_cache(maxsize=4)

@@ -268,10 +268,7 @@ class Assistant:
         lexical = self.retriever.lexical
         terms = question_terms(question)
         known = lexical.document_frequency(terms) if lexical is not None else None
-        corrections = lexical.correct(" ".join(terms)) if lexical is not None else {}
-        if corrections and known is not None:
-            fixed = [corrections.get(x, x) for x in terms]
-            known = lexical.document_frequency(fixed)  # type: ignore[union-attr]
+        corrections = lexical.correct_terms(terms) if lexical is not None else {}
         hit_texts = [f"{h.metadata.get('title', '')} {h.text}" for h in retrieval.hits[:3]]
         answer_texts = [answer.answer] + [str(c.chunk.metadata.get("title") or "") for c in answer.citations]
         first = re.match(r"(.*?)\[\d+\]", answer.answer, re.DOTALL)

@@ -208,10 +208,14 @@ class LexicalIndex:
 
     def correct(self, text: str) -> dict[str, str]:
         """Unknown words of a text and the known words they are read as."""
+        return self.correct_terms(analyze(text))
+
+    def correct_terms(self, terms: Sequence[str]) -> dict[str, str]:
+        """The same for terms already analyzed."""
         with self._lock:
             self._ensure_built()
             out = {}
-            for term in analyze(text):
+            for term in terms:
                 if term not in self._vocab and (fixed := self._closest(term)) is not None:
                     out[term] = fixed
             return out

@@ -53,7 +53,8 @@ class TestWithRealModel:
         run(["ingest", str(MINI), "--json"], env, 0)
         body = json.loads(run(["ask", "Quelle part des Français souhaitent faire alliance ?", "--json"],
                               env, 0).stdout)
-        assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters"}
+        assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters",
+                             "answer_type"}
         assert body["grounded"] and "81 %" in body["answer"]
         text = run(["ask", "Des exemples de tutorat numérique pour les seniors ?", "--filter",
                     "region=Auvergne-Rhône-Alpes"], env, 0).stdout
