@@ -93,12 +93,12 @@ def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:
 
 
 _FACT_LINE = re.compile(r"^(Partenaires|Acteurs|Territoire|Région|Domaine|Année) : ")
-_DIGIT = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quinze|vingt|"
+FIGURE = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quinze|vingt|"
                     r"trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|milliards?|"
                     r"moitié|tiers|quart|dizaine|vingtaine|trentaine|centaine|cinquantaine)\b", re.IGNORECASE)
 _YEARS_ONLY = re.compile(r"\b(?:19|20)\d\d(?:-(?:19|20)?\d\d)?\b|\b\d{1,2}(?:er)? (?:janvier|février|mars|avril|mai|"
                          r"juin|juillet|août|septembre|octobre|novembre|décembre)\b", re.IGNORECASE)
-_YEAR = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|"
+DATE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|"
                    r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE)
 _DEFINES = re.compile(r"\b(est|sont|désigne|désignent|signifie|consiste|permet|c'est-à-dire|pour)\b|[:(]")
 _PROPER = re.compile(r"\b[A-ZÉ][a-zé]+ [A-ZÉ]|\b[A-Z]{2,}\b")
@@ -117,9 +117,9 @@ def answer_type_bonus(question: str | Question, sentence: str) -> float:
     bonus = 0.0
     if read.kind == "figure":
         # a year (« depuis 2023 ») is not the figure a « combien » asks for
-        bonus += 0.05 if _DIGIT.search(_YEARS_ONLY.sub(" ", sentence)) else -0.04
+        bonus += 0.05 if FIGURE.search(_YEARS_ONLY.sub(" ", sentence)) else -0.04
     elif read.kind == "date":
-        bonus += 0.04 if _YEAR.search(sentence) else -0.03
+        bonus += 0.04 if DATE.search(sentence) else -0.03
     if read.kind == "definition" and _DEFINES.search(sentence):
         bonus += 0.02
     if read.kind == "name" and _PROPER.search(sentence):

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer import Answer, Citation, content_terms, plain, refusal, snippet_of
+from assistant.answer import DATE, FIGURE, Answer, Citation, content_terms, plain, refusal, snippet_of
 from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
@@ -31,11 +31,6 @@ DEFINES_BONUS = 0.08
 MAX_ITEMS = 8
 ITEM_CHARS = 260
 _FOOTNOTE = re.compile(r"(?<=\S)\[\d{1,3}\]|\s\[\d{1,3}\](?=[\s.,;:]|$)")
-_FIGURE = re.compile(r"\d|\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|"
-                     r"quarante|cinquante|cent|cents|mille|millions?|milliards?|moitié|tiers|quart|dizaine|"
-                     r"vingtaine|centaine)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
-                   r"octobre|novembre|décembre)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-ZÉÈ][a-zéèêëïîôûç]+(?:[- ][A-ZÉÈ][a-zéèêëïîôûç]+)+|\b[A-Z]{2,}\b|"
                    r"\b(?:M\.|Mme|Dr|Pr)\s+[A-ZÉ]")
 _DEFINING_AFTER = r"\s*(?:\([^)]{0,80}\)\s*)?(?:,[^,]{0,60},\s*)?" \
@@ -255,7 +250,7 @@ def _with_previous(passage: Passage, index: int, taken: set[tuple[int, int]]) ->
 
 
 def _needs(question: Question) -> re.Pattern[str] | None:
-    return {"figure": _FIGURE, "date": _DATE, "name": _NAME}.get(question.kind)
+    return {"figure": FIGURE, "date": DATE, "name": _NAME}.get(question.kind)
 
 
 def _neighbour_with(passage: Passage, index: int, pattern: re.Pattern[str]) -> int | None:

@@ -36,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from assistant.answer import DATE
 from assistant.question import EN_FR, Question, french_terms
 from index.lexical import analyze
 from ingest.models import fold
@@ -118,8 +119,6 @@ _SHARE_Q = re.compile(r"\b(part|pourcentage|proportion|taux|percentage|share|rat
 _COUNT_Q = re.compile(r"\b(?:combien (?:de |d')|nombre (?:de |d')|how many )(\w+)")
 _MONEY = re.compile(r"\d[\d  .,]*\s*(?:euros?|€|k€|M€|millions? d'euros|milliards? d'euros)|\beuros?\b", re.IGNORECASE)
 _SHARE = re.compile(r"\d\s*%|pour ?cent|\b(moitié|tiers|quart|majorité)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}(er)? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
-                   r"octobre|novembre|décembre)\b", re.IGNORECASE)
 _ROLES = {"presid": "présid", "dirig": "direct", "fond": "fond", "maire": "maire", "anim": "anim", "pilot": "pilot",
           "coordon": "coordin", "financ": "financ", "porte": "port", "mayor": "maire", "president": "présid",
           "director": "direct", "founder": "fond", "chair": "présid"}
@@ -151,7 +150,7 @@ def type_present(question: Question, answer: str) -> float:
     if question.kind == "figure" or _COUNT_Q.search(folded):
         return _figure_present(folded, answer)
     if question.kind == "date":
-        return float(bool(_DATE.search(answer)))
+        return float(bool(DATE.search(answer)))
     if question.kind == "name":
         return _role_present(folded, answer)
     return 1.0

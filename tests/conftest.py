@@ -49,3 +49,17 @@ def _offline_and_isolated() -> None:
     os.environ["ANONYMIZED_TELEMETRY"] = "False"
     for key in [k for k in os.environ if k.startswith("SEVE_") and k != "SEVE_MODELS_DIR"]:
         del os.environ[key]
+
+
+@pytest.fixture()
+def assistant(tmp_path):
+    """An assistant with fake (hash) embeddings over a copy of the mini corpus."""
+    import shutil
+
+    from tests.fakes import make_assistant, make_ingestor
+
+    root = tmp_path / "c"
+    shutil.copytree(Path(__file__).parent / "data" / "mini", root)
+    ing = make_ingestor(tmp_path / "d")
+    ing.ingest([root])
+    return make_assistant(tmp_path / "d", ing)

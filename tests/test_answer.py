@@ -1,4 +1,3 @@
-import shutil
 from pathlib import Path
 
 import pytest
@@ -84,15 +83,6 @@ def test_condense_follow_ups():
         "Quel est le rôle des fondations dans les alliances territoriales ?"
     assert condense("Et en Bretagne ?", []) == "Et en Bretagne ?"
     assert is_follow_up("lesquels ?")
-
-
-@pytest.fixture()
-def assistant(tmp_path):
-    root = tmp_path / "c"
-    shutil.copytree(MINI, root)
-    ing = make_ingestor(tmp_path / "d")
-    ing.ingest([root])
-    return make_assistant(tmp_path / "d", ing)
 
 
 def test_chat_grounded_and_refused(assistant):

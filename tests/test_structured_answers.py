@@ -1,7 +1,6 @@
 """Answers that answer: question kinds, passage structure, list/definition/comparison quotes, pronouns,
 duplicates, neighbours with the figure, small talk, English, typos, soft filters and the gate."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -227,15 +226,6 @@ def test_gate_model_round_trip_and_shipped_coefficients():
     ("Qu'est-ce qu'un écosystème territorial ?", "Un ensemble d'acteurs qui coopèrent. [1]", 1.0)])
 def test_answer_type_signal(question, answer, expected):
     assert type_present(read_question(question), answer) == expected
-
-
-@pytest.fixture()
-def assistant(tmp_path):
-    root = tmp_path / "c"
-    shutil.copytree(MINI, root)
-    ing = make_ingestor(tmp_path / "d")
-    ing.ingest([root])
-    return make_assistant(tmp_path / "d", ing)
 
 
 def test_small_talk_and_english_frame(assistant):
