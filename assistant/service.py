@@ -293,7 +293,8 @@ class Assistant:
         if relaxed and plan.wants_examples and not any(matches(h.metadata, plan.detected) for h in hits):
             return no_match(plan.detected, hits, lang)
         answer, best = self._compose(plan, question, hits, vector, lang, focus, said)
-        if not self.gate.answerable(self.gate_signals(question, retrieval, answer, best or retrieval.dense_best)):
+        seen = self.gate_signals(question, retrieval, answer, best or retrieval.dense_best)
+        if not self.gate.answerable(seen, cross_lingual=question.lang == "en"):
             return refusal(plan.standalone, hits, lang)
         if relaxed:
             answer.answer = t("relaxed", lang, criteria=describe_filters(plan.detected, lang)) + "\n" + answer.answer

@@ -40,7 +40,7 @@ class RecordingGate(GateModel):
         super().__init__((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), 0.0)
         object.__setattr__(self, "seen", [])
 
-    def answerable(self, s: Signals) -> bool:
+    def answerable(self, s: Signals, cross_lingual: bool = False) -> bool:
         self.seen.append(s)  # type: ignore[attr-defined]
         return True
 

@@ -39,4 +39,6 @@ def test_off_topic_rule_is_the_highest_floor_within_its_false_refusal_budget():
                      far_dense=floor, far_focus=cover)
     assert not gate.answerable(Signals(0.80, 0.9, 0.5, 0.2, 0.2, 1.0, 0.0, 1.0))
     assert gate.answerable(Signals(0.80, 0.9, 0.9, 0.9, 0.9, 1.0, 0.0, 1.0))  # far, but the quote fits
+    near_floor = Signals(floor - 0.01, 0.9, 0.5, 0.2, 0.2, 1.0, 0.0, 1.0)
+    assert not gate.answerable(near_floor) and gate.answerable(near_floor, cross_lingual=True)
     assert GateModel.from_json(gate.to_json()).far_dense == floor
