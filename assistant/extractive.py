@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.answer import DATE, FIGURE, Answer, Citation, content_terms, plain, refusal, snippet_of
+from assistant.answer import lexical_overlap as _overlap
 from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
@@ -568,11 +569,6 @@ def _comparison(read: Question, passages: list[Passage], sentences: list[Sentenc
         taken.update((found.rank, i) for i, u in enumerate(passages[found.rank].units) if u in found.units)
         quotes.append(found)
     return quotes, passages
-
-
-def _overlap(question: str, text: str) -> float:
-    wanted = content_terms(question)
-    return len(wanted & content_terms(text)) / len(wanted) if wanted else 0.0
 
 
 __all__ = ["Sentence", "Passage", "Quote", "candidate_sentences", "compose_extractive", "defines", "list_groups",
