@@ -210,8 +210,8 @@ class Assistant:
         understood = self.understand(message, history)
         detected = self.usable_filters(normalize_filters(understood.filters)) if detect_filters else {}
         base = {"doc_type": ["exemple"]} if understood.wants_examples and "doc_type" not in explicit else {}
-        if base and not self.usable_filters({"type": ["x"]}) and not self._has_examples():
-            base = {}
+        if base and not self.known_values()[0].get("type") and not self._has_examples():
+            base = {}  # a corpus without case-example records: look for examples in its text
         question = read_turn(message, standalone)
         lexical_query = standalone
         if question.lang == "en":
