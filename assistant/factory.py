@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from assistant.generate import Generator
 from assistant.service import Assistant
 from assistant.settings import Settings
 from index.hybrid import IndexWriter, backfill_lexical
@@ -55,6 +56,21 @@ def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Inges
     return Ingestor(chunker, embedder, writer, manifest)
 
 
+def make_generator(settings: Settings) -> Generator | None:
+    """The generative backend of `llm` mode: an OpenAI-compatible endpoint when SEVE_LLM_URL is set, else the
+    local GGUF model. None in `extractive` mode."""
+    if settings.answer_mode != "llm":
+        return None
+    from assistant.generate import LocalLlama, OpenAICompatible
+
+    if settings.llm_url:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return OpenAICompatible(settings.llm_url, settings.llm_model, key, settings.llm_timeout,
+                                settings.llm_total_timeout)
+    return LocalLlama(settings.local_llm_path, settings.llm_threads, first_token_timeout=settings.llm_timeout,
+                      total_timeout=settings.llm_total_timeout)
+
+
 def make_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
     embedder = embedder or make_embedder(settings)
     store = make_store(settings, embedder)
@@ -66,4 +82,5 @@ def make_assistant(settings: Settings, embedder: Embedder | None = None) -> Assi
     from assistant.gate import GATE_FILE, load_gate
 
     gate = load_gate(str(settings.gate_file or GATE_FILE))
-    return Assistant(settings, embedder, store, make_lexical(settings, store), reranker, gate=gate)
+    return Assistant(settings, embedder, store, make_lexical(settings, store), reranker, gate=gate,
+                     generator=make_generator(settings))

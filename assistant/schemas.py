@@ -1,10 +1,15 @@
-"""Request and response schemas of the HTTP API (kept apart from the routes)."""
+"""The wire format, defined once: request and response schemas of the HTTP API, also used by the stream
+(SSE), `seve ask --json` and the Gradio chat. `citation_out`, `chat_response` and `event_out` turn the
+assistant's records (assistant.models) into them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from assistant.models import Answer, Citation, Event
 
 
 class Message(BaseModel):
@@ -52,10 +57,15 @@ class ChatResponse(BaseModel):
     citations: list[CitationOut]
     grounded: bool
     standalone_question: str
-    mode: Literal["extractive", "llm"]
+    mode: Literal["extractive", "llm"] = Field(description="llm : réponse rédigée par le modèle et vérifiée ; "
+                                                            "extractive : phrases citées du corpus")
     filters: FiltersOut
     answer_type: str = Field(default="refusal", description="definition, list, comparison, figure, date, name, "
                                                             "howto, explanation, examples, smalltalk ou refusal")
+    fallback_reason: str | None = Field(
+        default=None, description="Pourquoi la réponse générée a été remplacée par la réponse extractive "
+                                  "(unavailable, timeout, quota, auth, http_error, malformed, unsupported, "
+                                  "empty) ; null sinon")
 
 
 class SearchResponse(BaseModel):
@@ -68,11 +78,18 @@ class HealthResponse(BaseModel):
     documents: int
     embedding_model: str
     answer_mode: str
+    llm_backend: str | None = Field(default=None, description="local, openai-compatible, ou null (extractif)")
 
 
 class ErrorResponse(BaseModel):
     error: str
     message: str
+
+
+class TextEvent(BaseModel):
+    """`token` (a piece to append) and `replace` (the whole text so far, and what it now cites)."""
+    text: str
+    citations: list[CitationOut] | None = None
 
 
 class ExampleCard(BaseModel):
@@ -99,3 +116,50 @@ class ExamplesResponse(BaseModel):
     facets: dict[str, dict[str, int]] = Field(description="Nombre d'exemples par valeur, pour les filtres appliqués")
     total: int = Field(description="Nombre d'exemples qui correspondent aux filtres appliqués")
     filters: FiltersOut
+
+
+def citation_out(citation: Citation) -> CitationOut:
+    meta = citation.chunk.metadata
+    return CitationOut(
+        n=citation.n,
+        doc_id=citation.chunk.doc_id,
+        chunk_id=citation.chunk.chunk_id,
+        title=str(meta.get("title") or ""),
+        doc_type=str(meta.get("doc_type") or ""),
+        url=meta.get("url") or None,
+        source=str(meta.get("path") or meta.get("source") or ""),
+        snippet=citation.snippet,
+        start=citation.start,
+        end=citation.end,
+        score=round(float(citation.chunk.score), 4),
+        metadata={k: v for k, v in meta.items() if k not in ("title", "doc_type", "url", "path")},
+    )
+
+
+def chat_response(answer: Answer) -> ChatResponse:
+    filters = {"applied": {}, "detected": {}, "relaxed": False, "preferred": {}, **(answer.filters or {})}
+    return ChatResponse(
+        answer=answer.answer,
+        citations=[citation_out(c) for c in answer.citations],
+        grounded=answer.grounded,
+        standalone_question=answer.standalone_question,
+        mode=answer.mode,  # type: ignore[arg-type]
+        filters=FiltersOut(**filters),
+        answer_type=answer.kind if answer.grounded or answer.kind == "smalltalk" else "refusal",
+        fallback_reason=answer.fallback_reason,
+    )
+
+
+def event_out(event: Event) -> Any:
+    """The JSON payload of one event of the stream."""
+    from assistant.errors import SeveError
+
+    if event.kind == "citations":
+        return [citation_out(c).model_dump() for c in event.data]
+    if event.kind == "done":
+        return chat_response(event.data).model_dump()
+    if event.kind == "error":
+        error: SeveError = event.data
+        return ErrorResponse(**error.body()).model_dump()
+    citations = [citation_out(c) for c in event.citations] if event.citations is not None else None
+    return TextEvent(text=event.data, citations=citations).model_dump(exclude_none=True)

@@ -1,12 +1,13 @@
-"""The assistant: history + question -> standalone question -> retrieval -> cited answer or refusal."""
+"""The assistant: history + question -> standalone question -> retrieval -> cited answer or refusal,
+produced as a stream of events (assistant.models.Event)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,20 +24,26 @@ from assistant.answer import (
     refusal,
     snippet_of,
 )
-from assistant.condense import condense, is_follow_up, last_assistant_message, last_user_message
-from assistant.errors import NotReady, question_error
+from assistant.condense import last_assistant_message
+from assistant.engine import Writer, collect, whole
+from assistant.errors import NotReady, SeveError, question_error
 from assistant.examples import example_card, example_card_from_metadata, facet_counts
 from assistant.extractive import Sentence, compose_extractive
 from assistant.gate import GateModel, Signals, load_gate, question_terms, signals
+from assistant.generate import Generator
 from assistant.i18n import t
-from assistant.question import Question, french_terms, language, read_question, read_turn, small_talk
+from assistant.models import Event
+from assistant.planner import Catalogue, Planner, QueryPlan
+from assistant.question import Question, language, read_question, small_talk
 from assistant.settings import Settings
-from assistant.understand import Understanding, understand, understand_turn
 from index.filters import matches, normalize_filters
 from index.lexical import LexicalIndex
 from index.retrieval import Reranker, Retrieval, Retriever
 from index.store import ChromaStore, ScoredChunk
 from ingest.embedding import Embedder
+from ingest.structure import sentence_texts
+
+log = logging.getLogger("seve.assistant")
 
 LEXICAL_WEIGHT = 0.15
 # In a follow-up, the words of the new message say what is asked now: they weigh as much again.
@@ -110,39 +117,44 @@ class SentenceScorer:
         return score
 
 
-@dataclass(frozen=True)
-class QueryPlan:
-    standalone: str
-    applied: dict[str, list[Any]]  # every filter: read in the question (when the index can use it), and explicit
-    fallback: dict[str, list[Any]]  # the same without those read in the question
-    detected: dict[str, list[Any]]  # read in the question and usable on this index
-    wants_examples: bool
-    question: Question | None = None
-    lexical_query: str = ""  # what the lexical side searches (an English question gets French words)
-
-
 # Fewer hits than this under the filters read in a question, and they become a ranking preference. Those
 # filters are only read in example-finding questions, where one matching record is already an answer.
 SOFT_FILTER_MIN_HITS = 1
 
 
 class Assistant:
+    """The conversation: validation, then planning (assistant.planner), retrieval (index.retrieval), the
+    extractive answer and its gate, then — in `llm` mode — the generated answer (assistant.engine).
+
+    `stream()` yields the answer's events as they are produced; `chat()` collects the same events.
+    """
+
     def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore,
                  lexical: LexicalIndex | None = None, reranker: Reranker | None = None,
-                 gate: GateModel | None = None) -> None:
+                 gate: GateModel | None = None, generator: Generator | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
         mode = settings.retrieval_mode if lexical is not None else "dense"
         self.retriever = Retriever(store, embedder, lexical, mode=mode, reranker=reranker)
         self.scorer = SentenceScorer(embedder, store=lexical)
-        self._known: tuple[int, dict[str, set[str]], int | None] | None = None
+        self.catalogue = Catalogue(lexical)
+        self.planner = Planner(self.catalogue)
         self.gate = gate or load_gate()
+        self.generator = generator
+        self.writer = Writer(generator, settings.llm_passages, settings.llm_max_tokens, self.similarity) \
+            if generator is not None else None
 
     def warm_up(self) -> Assistant:
         self.embedder.embed_queries(["échauffement"])
         if self.retriever.reranker is not None:
             self.retriever.reranker.warm_up()  # type: ignore[attr-defined]
+        warm = getattr(self.generator, "warm_up", None)
+        if warm is not None:
+            try:
+                warm()
+            except SeveError as exc:  # the extractive answer still works: say why the LLM will not
+                log.warning("LLM backend not ready, answers will be extractive: %s", exc.message)
         return self
 
     def health(self) -> dict[str, Any]:
@@ -152,6 +164,7 @@ class Assistant:
             "documents": self.store.document_count(),
             "embedding_model": self.settings.embedding_model_label,
             "answer_mode": self.settings.answer_mode,
+            "llm_backend": getattr(self.generator, "name", None),
         }
 
     def _check(self, message: str, lang: str) -> None:
@@ -167,73 +180,34 @@ class Assistant:
                 for i, h in enumerate(hits)]
 
     def known_values(self) -> tuple[dict[str, set[str]], int | None]:
-        """Values present in the index for each filter key, and the latest year (cached per index version)."""
-        lexical = self.retriever.lexical
-        if lexical is None:
-            return {}, None
-        version = lexical.version()
-        if self._known is None or self._known[0] != version:
-            docs = lexical.documents()
-            known: dict[str, set[str]] = {}
-            for meta in docs.values():
-                for key in ("region", "domaine", "acteurs", "type"):
-                    value = meta.get(key)
-                    known.setdefault(key, set()).update(value if isinstance(value, list) else [value] if value else [])
-            years = [m["annee"] for m in docs.values() if isinstance(m.get("annee"), int)]
-            self._known = (version, known, max(years) if years else None)
-        return self._known[1], self._known[2]
-
-    def understand(self, message: str, history: Sequence[Any]) -> Understanding:
-        known, latest = self.known_values()
-        previous = last_user_message(history)
-        return understand_turn(message, previous, known, latest, is_follow_up(message))
-
-    def usable_filters(self, detected: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
-        """Filters read in a question apply only for keys the index has values for: a corpus of web pages
-        without `acteurs` metadata must not lose every passage to « acteurs : fondation »."""
-        known, latest = self.known_values()
-        usable = {}
-        for key, values in detected.items():
-            base = "acteurs" if key == "acteurs_tous" else key
-            if base in ("annee", "annee_min", "annee_max") and latest is None:
-                continue
-            if base in ("region", "domaine", "acteurs", "type") and not known.get(base):
-                continue
-            usable[key] = values
-        return usable
+        return self.catalogue.known_values()
 
     def plan(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
              detect_filters: bool = True) -> QueryPlan:
-        """What to search for: the standalone question and the filters (read in it, and explicit)."""
-        explicit = normalize_filters(filters)
-        standalone = condense(message, history)
-        understood = self.understand(message, history)
-        detected = self.usable_filters(normalize_filters(understood.filters)) if detect_filters else {}
-        base = {"doc_type": ["exemple"]} if understood.wants_examples and "doc_type" not in explicit else {}
-        if base and not self.known_values()[0].get("type") and not self._has_examples():
-            base = {}  # a corpus without case-example records: look for examples in its text
-        question = read_turn(message, standalone)
-        lexical_query = standalone
-        if question.lang == "en":
-            lexical_query = f"{standalone} {french_terms(standalone)}"
-        return QueryPlan(standalone, {**base, **detected, **explicit}, {**base, **explicit}, detected,
-                         understood.wants_examples, question, lexical_query)
-
-    def _has_examples(self) -> bool:
-        lexical = self.retriever.lexical
-        return lexical is not None and bool(lexical.documents({"doc_type": ["exemple"]}))
+        return self.planner.plan(message, history, filters, detect_filters)
 
     def chat(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
              lang: str = "fr", detect_filters: bool = True) -> Answer:
+        """The finished answer: the events of `stream`, collected."""
+        return collect(self.stream(message, history, filters, lang, detect_filters))
+
+    def stream(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
+               lang: str = "fr", detect_filters: bool = True) -> Iterator[Event]:
+        """The answer's events as they are produced. Bad input raises here, before the first event."""
         self._check(message, lang)
         normalize_filters(filters)  # a bad filter is the user's first problem to hear about
         if self.store.count() == 0:
             raise NotReady(t("empty_index", lang), code="empty_index")
+        return self._events(message, list(history), filters, lang, detect_filters)
+
+    def _events(self, message: str, history: list[Any], filters: Mapping[str, Any] | None, lang: str,
+                detect_filters: bool) -> Iterator[Event]:
         talk = small_talk(message)
         if talk is not None:
-            return presentation(talk, language(message) if language(message) == "en" else lang,
-                                self.store.document_count())
-        history = list(history)[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
+            yield from whole(presentation(talk, language(message) if language(message) == "en" else lang,
+                                          self.store.document_count()))
+            return
+        history = history[-2 * self.settings.max_history_turns:] if self.settings.max_history_turns else []
         plan = self.plan(message, history, filters, detect_filters)
         frame = "en" if plan.question is not None and plan.question.lang == "en" else lang
         vector = self.embedder.embed_queries([plan.standalone])[0]
@@ -244,7 +218,17 @@ class Assistant:
         answer.standalone_question = plan.standalone
         answer.filters = {"applied": plan.fallback if relaxed else plan.applied, "detected": plan.detected,
                           "relaxed": relaxed, "preferred": plan.detected if relaxed else {}}
-        return answer
+        # the gate ran in _answer: a refusal never reaches the generator
+        if self.writer is None or not answer.grounded or relaxed or answer.kind in ("examples", "smalltalk"):
+            yield from whole(answer)
+            return
+        yield from self.writer.events(plan.standalone, retrieval.hits, answer, frame)
+
+    def similarity(self, sentence: str, passage: str) -> float:
+        """The best cosine between a generated sentence and the sentences of a passage."""
+        parts = [p for p in sentence_texts(passage) if len(p) > 15] or [passage]
+        vectors = self.scorer.vectors(parts)
+        return float(np.max(vectors @ self.embedder.embed_passages([sentence])[0]))
 
     def retrieve_planned(self, plan: QueryPlan, k: int, vector: np.ndarray | None = None) -> tuple[Retrieval, bool]:
         """Search with the plan's filters. When the filters read in the question leave (almost) nothing, they
@@ -332,10 +316,7 @@ class Assistant:
         query = query.strip()
         if len(query) > self.settings.max_question_chars:
             self._check(query, lang)
-        detected: dict[str, list[Any]] = {}
-        if query and detect_filters:
-            known, latest = self.known_values()
-            detected = normalize_filters(understand(query + " exemples", known, latest).filters)
+        detected = self.planner.read_filters(query) if query and detect_filters else {}
         base = {"doc_type": ["exemple"]}
         applied = {**base, **detected, **explicit}
         cards = self._example_cards(query, applied, k)

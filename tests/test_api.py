@@ -33,7 +33,9 @@ def test_chat_contract(client):
     r = client.post("/api/chat", json={"message": "Quelle part des Français souhaitent faire alliance ?"})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters", "answer_type"}
+    assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters", "answer_type",
+                         "fallback_reason"}
+    assert body["mode"] == "extractive" and body["fallback_reason"] is None
     assert body["grounded"] and body["mode"] == "extractive" and "81 %" in body["answer"]
     c = body["citations"][0]
     assert set(c) == {"n", "doc_id", "chunk_id", "title", "doc_type", "url", "source", "snippet", "start",
@@ -85,9 +87,10 @@ def test_stream(client):
     assert names[0] == "citations" and names[-1] == "done" and "token" in names
     done = events[-1][1]
     assert "".join(d["text"] for e, d in events if e == "token").strip() == done["answer"]
+    # bad input is an HTTP error before the stream starts, in the one error format
     with client.stream("POST", "/api/chat/stream", json={"message": "x", "filters": {"pays": "FR"}}) as r:
-        raw = "".join(r.iter_text())
-    assert raw.startswith("event: error") and "inconnu" in raw
+        r.read()
+    assert r.status_code == 422 and r.json()["error"] == "invalid_filter" and "inconnu" in r.json()["message"]
 
 
 @pytest.mark.parametrize("kwargs, status, word", [

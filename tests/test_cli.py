@@ -54,7 +54,7 @@ class TestWithRealModel:
         body = json.loads(run(["ask", "Quelle part des Français souhaitent faire alliance ?", "--json"],
                               env, 0).stdout)
         assert set(body) == {"answer", "citations", "grounded", "standalone_question", "mode", "filters",
-                             "answer_type"}
+                             "answer_type", "fallback_reason"}
         assert body["grounded"] and "81 %" in body["answer"]
         text = run(["ask", "Des exemples de tutorat numérique pour les seniors ?", "--filter",
                     "region=Auvergne-Rhône-Alpes"], env, 0).stdout

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
 from assistant.answer import describe_filters
-from assistant.errors import SeveError
+from assistant.errors import as_seve_error
+from assistant.schemas import chat_response, citation_out
 from assistant.service import Assistant
-from index.filters import FilterError
 
 TYPE_LABELS = {"rapport": "Rapport", "fiche": "Fiche Repères", "exemple": "Exemple", "article": "Article"}
 KIND_LABELS = {"ecosysteme_territorial": "Écosystème territorial", "demarche_alliance": "Démarche d'alliance"}
@@ -89,18 +89,38 @@ def _choices(values: set[str] | None) -> list[str]:
     return [ANY] + sorted(values or [])
 
 
-def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
-    def respond(message: str, history: list[dict[str, Any]], detect: bool) -> tuple[Any, str, str, str]:
+def chat_responder(get_assistant: Callable[[], Assistant]) -> Callable[..., Iterator[tuple[Any, str, str, str]]]:
+    """The chat's handler: streams the answer into the chat as its events arrive."""
+
+    def respond(message: str, history: list[dict[str, Any]], detect: bool) -> Iterator[tuple[Any, str, str, str]]:
+        """Streams the answer into the chat as its events arrive (tokens, then a replacement if any)."""
         history = list(history or [])
         past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
-        note = ""
+        history.append({"role": "user", "content": message})
         try:
-            answer = get_assistant().chat(message, past, detect_filters=detect).as_dict()
-            reply, sources, note = answer["answer"], sources_html(answer["citations"]), filters_note(answer["filters"])
-        except (SeveError, FilterError) as exc:
-            reply, sources = f"⚠️ {exc}", sources_html([])
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
-        return history, sources, "", note
+            events = get_assistant().stream(message, past, detect_filters=detect)
+            text, sources = "", sources_html([])
+            for event in events:
+                if event.kind == "citations":
+                    sources = sources_html([citation_out(c).model_dump() for c in event.data])
+                elif event.kind in ("token", "replace"):
+                    text = text + event.data if event.kind == "token" else event.data
+                    if event.citations is not None:
+                        sources = sources_html([citation_out(c).model_dump() for c in event.citations])
+                    yield history + [{"role": "assistant", "content": text}], sources, "", ""
+                elif event.kind == "done":
+                    answer = chat_response(event.data).model_dump()
+                    yield (history + [{"role": "assistant", "content": answer["answer"]}],
+                           sources_html(answer["citations"]), "", filters_note(answer["filters"]))
+        except Exception as exc:  # noqa: BLE001 - every error becomes one readable line
+            error = as_seve_error(exc)
+            yield history + [{"role": "assistant", "content": f"⚠️ {error.message}"}], sources_html([]), "", ""
+
+    return respond
+
+
+def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
+    respond = chat_responder(get_assistant)
 
     def find(query: str, region: str, domaine: str, acteurs: str, kind: str, since: str,
              until: str) -> tuple[str, str]:
@@ -112,8 +132,8 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
             filters["annee_max"] = int(until)
         try:
             found = get_assistant().examples(query or "", filters, k=12)
-        except (SeveError, FilterError) as exc:
-            return f"<p>⚠️ {_e(exc)}</p>", ""
+        except Exception as exc:  # noqa: BLE001
+            return f"<p>⚠️ {_e(as_seve_error(exc).message)}</p>", ""
         head = f"<p><b>{found['total']}</b> exemple(s) correspondent aux filtres.</p>"
         if found["filters"]["relaxed"]:
             head += "<p>Aucun exemple ne correspond aux filtres lus dans la requête : ils ont été levés.</p>"

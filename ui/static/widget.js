@@ -111,6 +111,7 @@
           if (r.done) return;
           buffer = parseEvents(buffer + decoder.decode(r.value, { stream: true }), function (ev, data) {
             if (ev === "token") { if (!started) { out.textContent = ""; started = true; } text += data.text; out.textContent = text; }
+            else if (ev === "replace") { started = true; text = data.text; out.textContent = text; }
             else if (ev === "done") {
               out.textContent = data.answer;
               renderSources(out, data.citations);

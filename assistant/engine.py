@@ -1,0 +1,104 @@
+"""The answer as a stream of events (assistant.models.Event): `citations`, `token`…, maybe `replace`, `done`.
+
+`whole` streams an answer that is already composed (extractive, refusal, small talk) piece by piece as it
+stands; `Writer` streams a generated one: the passages first, the model's text as it comes, then the
+verified text (a `replace` when verification changed it), or the extractive answer when generation fails
+or too little of it is supported. `collect` turns any stream back into the finished Answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+from assistant import citations as cite
+from assistant.answer import snippet_of
+from assistant.errors import GenerationError, SeveError
+from assistant.generate import Generator
+from assistant.models import Answer, Citation, Event
+from index.store import ScoredChunk
+
+log = logging.getLogger("seve.engine")
+
+_PIECE = re.compile(r".*?(?:\[\d+\]\s*|\n|$)", re.DOTALL)
+
+
+def whole(answer: Answer) -> Iterator[Event]:
+    """An answer that exists already: its citations, its text one quoted sentence at a time, then done."""
+    yield Event("citations", list(answer.citations))
+    for piece in _PIECE.findall(answer.answer):
+        if piece:
+            yield Event("token", piece)
+    yield Event("done", answer)
+
+
+def collect(events: Iterable[Event]) -> Answer:
+    """The finished answer of a stream; an `error` event is raised."""
+    for event in events:
+        if event.kind == "error":
+            raise event.data
+        if event.kind == "done":
+            return event.data
+    raise SeveError("stream ended without an answer", code="internal")
+
+
+def numbered(hits: Sequence[ScoredChunk]) -> list[Citation]:
+    return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end) for i, h in enumerate(hits)]
+
+
+class Writer:
+    """Writes a generated answer over the best passages, verifies it, and falls back to the extractive one.
+
+    `similarity(sentence, passage)` is the embedding similarity used by verification (None: words only).
+    """
+
+    def __init__(self, generator: Generator, passages: int = 4, max_tokens: int = 320,
+                 similarity: cite.Similarity | None = None) -> None:
+        self.generator = generator
+        self.passages = passages
+        self.max_tokens = max_tokens
+        self.similarity = similarity
+        self.calls = 0  # how many times the backend was asked (the gate must keep this at 0 for refusals)
+
+    def events(self, question: str, hits: Sequence[ScoredChunk], extractive: Answer, lang: str = "fr"
+               ) -> Iterator[Event]:
+        passages = numbered(hits[: self.passages])
+        yield Event("citations", passages)
+        output, shown = "", ""
+        self.calls += 1
+        try:
+            for delta in self.generator.stream(cite.messages(question, passages, lang), cite.schema(len(passages)),
+                                               self.max_tokens):
+                output += delta
+                now = cite.partial_render(output)
+                if len(now) > len(shown) and now.startswith(shown):
+                    yield Event("token", now[len(shown):])
+                    shown = now
+            claims = cite.parse_claims(output)
+        except GenerationError as exc:
+            log.warning("generation failed (%s): %s", exc.reason, exc.message)
+            yield from self._fallback(extractive, exc.reason)
+            return
+        checked = cite.verify(claims, passages, self.similarity, cross_lingual=lang == "en")
+        if not checked.claims or 2 * len(checked.claims) < len(claims):
+            reason = "empty" if not claims else "unsupported"
+            log.info("generated answer replaced (%s): %d of %d sentences supported", reason, len(checked.claims),
+                     len(claims))
+            yield from self._fallback(extractive, reason)
+            return
+        text = cite.render(checked.claims)
+        used = {c.source for c in checked.claims}
+        answer = Answer(answer=text, citations=[p for p in passages if p.n in used], grounded=True,
+                        standalone_question=extractive.standalone_question, mode="llm",
+                        filters=extractive.filters, kind=extractive.kind)
+        if text != shown:
+            yield Event("replace", text, citations=answer.citations)
+        yield Event("done", answer)
+
+    @staticmethod
+    def _fallback(extractive: Answer, reason: str) -> Iterator[Event]:
+        extractive.mode = "extractive"
+        extractive.fallback_reason = reason
+        yield Event("replace", extractive.answer, citations=list(extractive.citations))
+        yield Event("done", extractive)
