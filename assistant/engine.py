@@ -43,6 +43,12 @@ def collect(events: Iterable[Event]) -> Answer:
     raise SeveError("stream ended without an answer", code="internal")
 
 
+def first_quote(text: str) -> str:
+    """The first quoted passage of an extractive answer (up to its first « [n] »)."""
+    match = re.match(r"(.*?)\[\d+\]", text, re.DOTALL)
+    return match.group(1).rsplit("\n", 1)[-1] if match else ""  # without a frame line (« D'après… : »)
+
+
 def numbered(hits: Sequence[ScoredChunk]) -> list[Citation]:
     return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end) for i, h in enumerate(hits)]
 
@@ -61,10 +67,10 @@ class Writer:
         self.similarity = similarity
         self.calls = 0  # how many times the backend was asked (the gate must keep this at 0 for refusals)
 
-    def events(self, question: str, hits: Sequence[ScoredChunk], extractive: Answer, lang: str = "fr"
+    def events(self, question: str, passages: Sequence[cite.Passage], extractive: Answer, lang: str = "fr"
                ) -> Iterator[Event]:
-        passages = numbered(hits[: self.passages])
-        yield Event("citations", passages)
+        """`passages`: what the model may cite, numbered from 1 (see `Assistant.passages`)."""
+        yield Event("citations", [p.citation for p in passages])
         output, shown = "", ""
         self.calls += 1
         try:
@@ -80,7 +86,8 @@ class Writer:
             log.warning("generation failed (%s): %s", exc.reason, exc.message)
             yield from self._fallback(extractive, exc.reason)
             return
-        checked = cite.verify(claims, passages, self.similarity, cross_lingual=lang == "en")
+        checked = cite.verify(claims, passages, self.similarity, cross_lingual=lang == "en", question=question,
+                              originals=[p.citation.chunk.text for p in passages])
         if not checked.claims or 2 * len(checked.claims) < len(claims):
             reason = "empty" if not claims else "unsupported"
             log.info("generated answer replaced (%s): %d of %d sentences supported", reason, len(checked.claims),
@@ -88,8 +95,12 @@ class Writer:
             yield from self._fallback(extractive, reason)
             return
         text = cite.render(checked.claims)
+        if not cite.covers_evidence(text, first_quote(extractive.answer), cross_lingual=lang == "en"):
+            log.info("generated answer replaced (incomplete): it leaves out the quoted evidence")
+            yield from self._fallback(extractive, "incomplete")
+            return
         used = {c.source for c in checked.claims}
-        answer = Answer(answer=text, citations=[p for p in passages if p.n in used], grounded=True,
+        answer = Answer(answer=text, citations=[p.citation for p in passages if p.n in used], grounded=True,
                         standalone_question=extractive.standalone_question, mode="llm",
                         filters=extractive.filters, kind=extractive.kind)
         if text != shown:

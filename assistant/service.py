@@ -24,6 +24,7 @@ from assistant.answer import (
     refusal,
     snippet_of,
 )
+from assistant.citations import Passage
 from assistant.condense import last_assistant_message
 from assistant.engine import Writer, collect, whole
 from assistant.errors import NotReady, SeveError, question_error
@@ -222,7 +223,29 @@ class Assistant:
         if self.writer is None or not answer.grounded or relaxed or answer.kind in ("examples", "smalltalk"):
             yield from whole(answer)
             return
-        yield from self.writer.events(plan.standalone, retrieval.hits, answer, frame)
+        yield from self.writer.events(plan.standalone, self.passages(answer, retrieval.hits), answer, frame)
+
+    def passages(self, extractive: Answer, hits: Sequence[ScoredChunk]) -> list[Passage]:
+        """What the model reads: the passages the extractive answer quotes first (its best evidence, with the
+        quoted span), then the best other hits, up to `llm_passages`, numbered from 1."""
+        chosen: list[tuple[ScoredChunk, int, int]] = []
+        for c in extractive.citations:
+            chosen.append((c.chunk, min(c.start, c.chunk.start), max(c.end, c.chunk.end)))
+        for hit in hits:
+            chosen.append((hit, hit.start, hit.end))
+        passages: list[Passage] = []
+        seen: set[str] = set()
+        for chunk, lo, hi in chosen:
+            if chunk.chunk_id in seen or len(passages) >= self.settings.llm_passages:
+                continue
+            seen.add(chunk.chunk_id)
+            origin, text = self.retriever.lexical.window(chunk.doc_id, lo, hi, 0, 0) \
+                if self.retriever.lexical is not None else (chunk.start, "")
+            if not text:
+                origin, text = chunk.start, chunk.text
+            citation = Citation(n=len(passages) + 1, chunk=chunk, snippet=snippet_of(chunk), start=lo, end=hi)
+            passages.append(Passage.of(citation, text, focus=lo - origin))
+        return passages
 
     def similarity(self, sentence: str, passage: str) -> float:
         """The best cosine between a generated sentence and the sentences of a passage."""

@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(default=None, description="Clé du point d'accès (en-tête Bearer)")
     llm_timeout: float = Field(default=60.0, gt=0, le=600, description="Attente maximale du premier jeton (s)")
     llm_total_timeout: float = Field(default=180.0, gt=0, le=1800, description="Durée maximale d'une réponse (s)")
-    llm_max_tokens: int = Field(default=320, ge=32, le=4096)
-    llm_passages: int = Field(default=4, ge=1, le=10, description="Passages donnés au modèle")
+    llm_max_tokens: int = Field(default=400, ge=32, le=4096)
+    llm_passages: int = Field(default=3, ge=1, le=10, description="Passages donnés au modèle")
     llm_threads: int = Field(default=2, ge=1, le=64, description="Fils de calcul du modèle local")
     llm_model_path: Path | None = Field(default=None, description="Fichier GGUF local (défaut : "
                                                                   "MODELS_DIR/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf)")
