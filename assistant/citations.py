@@ -258,6 +258,7 @@ def verify(claims: Sequence[Claim], passages: Sequence[Passage], similarity: Sim
     one that repeats an instruction a document gave the assistant (`originals`: the passages as indexed,
     before their instructions were removed)."""
     by_n = {p.n: p.text for p in passages}
+    titles = {fold(str(p.citation.chunk.metadata.get("title") or "")).strip(" .") for p in passages} - {""}
     result = Verified(claims=[])
     asked = content_terms(question)
     kept_terms: list[set[str]] = []
@@ -265,7 +266,7 @@ def verify(claims: Sequence[Claim], passages: Sequence[Passage], similarity: Sim
         terms = content_terms(claim.text)
         repeated = any(len(terms & before) >= 0.8 * len(terms) for before in kept_terms) if terms else True
         if (repeated or claim.text.rstrip().endswith("?") or (asked and terms <= asked)
-                or len(claim.text.split()) < MIN_WORDS):
+                or len(claim.text.split()) < MIN_WORDS or fold(claim.text).strip(" .") in titles):
             result.dropped += 1
             continue
         kept_terms.append(terms)
@@ -307,6 +308,7 @@ MIN_EVIDENCE_COVERAGE = 0.3
 def covers_evidence(text: str, evidence: str, cross_lingual: bool = False) -> bool:
     """Whether a written answer keeps what the best quoted evidence says: one of its figures (years aside),
     and a fair share of its words. A small model often writes around the point; the quoted evidence then wins."""
+    evidence = sanitize(evidence)
     if not evidence:
         return True
     numbers = {f for f in figures(evidence) if not re.fullmatch(r"(19|20)\d\d", f)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from assistant import citations as cite
 from assistant.answer import snippet_of
@@ -43,10 +43,12 @@ def collect(events: Iterable[Event]) -> Answer:
     raise SeveError("stream ended without an answer", code="internal")
 
 
-def first_quote(text: str) -> str:
-    """The first quoted passage of an extractive answer (up to its first « [n] »)."""
-    match = re.match(r"(.*?)\[\d+\]", text, re.DOTALL)
-    return match.group(1).rsplit("\n", 1)[-1] if match else ""  # without a frame line (« D'après… : »)
+def quotes_of(text: str) -> list[str]:
+    """The quotes of an extractive answer (each up to its « [n] »), without frame lines (« D'après… : »)."""
+    quotes = [q.strip() for q in re.split(r"\[\d+\]", text)[:-1]]
+    if quotes:
+        quotes[0] = quotes[0].rsplit("\n", 1)[-1] if quotes[0].count("\n") == 1 else quotes[0]
+    return [q for q in quotes if q]
 
 
 def numbered(hits: Sequence[ScoredChunk]) -> list[Citation]:
@@ -67,9 +69,11 @@ class Writer:
         self.similarity = similarity
         self.calls = 0  # how many times the backend was asked (the gate must keep this at 0 for refusals)
 
-    def events(self, question: str, passages: Sequence[cite.Passage], extractive: Answer, lang: str = "fr"
-               ) -> Iterator[Event]:
-        """`passages`: what the model may cite, numbered from 1 (see `Assistant.passages`)."""
+    def events(self, question: str, passages: Sequence[cite.Passage], extractive: Answer, lang: str = "fr",
+               answers_as_well: Callable[[list[str], list[str]], bool] | None = None) -> Iterator[Event]:
+        """`passages`: what the model may cite, numbered from 1 (see `Assistant.passages`).
+        `answers_as_well(sentences, quotes)`: whether the written sentences answer the question at least as
+        well as the extractive quotes, by the measure that chose those quotes."""
         yield Event("citations", [p.citation for p in passages])
         output, shown = "", ""
         self.calls += 1
@@ -95,7 +99,10 @@ class Writer:
             yield from self._fallback(extractive, reason)
             return
         text = cite.render(checked.claims)
-        if not cite.covers_evidence(text, first_quote(extractive.answer), cross_lingual=lang == "en"):
+        evidence = quotes_of(extractive.answer)
+        if evidence and not any(cite.covers_evidence(text, q, cross_lingual=lang == "en") for q in evidence) \
+                and (answers_as_well is None or "\n- " in extractive.answer  # a quoted list stays a list
+                     or not answers_as_well([c.text for c in checked.claims], evidence)):
             log.info("generated answer replaced (incomplete): it leaves out the quoted evidence")
             yield from self._fallback(extractive, "incomplete")
             return

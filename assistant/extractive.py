@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from assistant.answer import DATE, FIGURE, Answer, Citation, content_terms, plain, refusal, snippet_of
 from assistant.answer import lexical_overlap as _overlap
+from assistant.citations import has_instruction
 from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
@@ -94,6 +95,8 @@ _BYLINE = re.compile(r"\b(?:publié le|mis à jour le|temps de lecture|lire auss
 def _quotable(unit: Unit, title: str) -> bool:
     text = unit.text
     if unit.kind == "heading" or len(text) < 25 or len(text) > 700 or _BYLINE.search(text):
+        return False
+    if has_instruction(text):  # a document's words to an assistant are not an answer to anybody
         return False
     if title and len(title) > 20 and text.startswith(title) and len(text) > len(title) + 5:
         return False  # a title line glued to the text under it (PDF first page)

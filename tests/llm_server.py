@@ -18,8 +18,11 @@ from typing import Any
 PASSAGE = re.compile(r"\[(\d+)\] \(document : [^\n]*\)\n<<<(.*?)>>>", re.DOTALL)
 
 
-def first_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s+", text.strip())[0]
+def best_sentence(text: str, question: str) -> str:
+    """The sentence of a passage sharing the most words with the question (the fake's idea of an answer)."""
+    asked = set(re.findall(r"\w{4,}", question.lower()))
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text.strip()) if len(s.split()) >= 4] or [text]
+    return max(sentences, key=lambda s: len(asked & set(re.findall(r"\w{4,}", s.lower()))))
 
 
 class FakeLLM:
@@ -59,7 +62,8 @@ class FakeLLM:
     def output(self, body: dict[str, Any]) -> str:
         prompt = body["messages"][-1]["content"]
         passages = {int(n): text for n, text in PASSAGE.findall(prompt)}
-        first = [(n, first_sentence(text)) for n, text in sorted(passages.items())][:2]
+        question = prompt.rsplit("Question :", 1)[-1]
+        first = [(n, best_sentence(text, question)) for n, text in sorted(passages.items())][:2]
         if self.mode == "malformed":
             return "Voici la réponse : le mécénat [1]"
         if self.mode == "empty":
