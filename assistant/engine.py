@@ -13,11 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from assistant import citations as cite
-from assistant.answer import snippet_of
 from assistant.errors import GenerationError, SeveError
 from assistant.generate import Generator
-from assistant.models import Answer, Citation, Event
-from index.store import ScoredChunk
+from assistant.models import Answer, Event
 
 log = logging.getLogger("seve.engine")
 
@@ -49,10 +47,6 @@ def quotes_of(text: str) -> list[str]:
     if quotes:
         quotes[0] = quotes[0].rsplit("\n", 1)[-1] if quotes[0].count("\n") == 1 else quotes[0]
     return [q for q in quotes if q]
-
-
-def numbered(hits: Sequence[ScoredChunk]) -> list[Citation]:
-    return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end) for i, h in enumerate(hits)]
 
 
 class Writer:

@@ -335,3 +335,17 @@ def test_prepare_local_model_checks_the_checksum(tmp_path, monkeypatch):
     monkeypatch.setattr(generate, "_part_path", absent)
     with pytest.raises(generate.LlmNotInstalled, match=r"seve\[llm\]"):
         generate.prepare_local_model(target)
+
+
+def test_titles_and_fragments_are_not_sentences_and_quotes_are_read_from_the_extractive_answer():
+    from assistant.engine import quotes_of
+
+    p1 = passage("L'ODD 17 en pratiques. Ses 19 cibles portent sur le financement et la technologie.", 1)
+    p1 = cite.Passage(cite.Citation(n=1, chunk=ScoredChunk("c1", "d1", p1.text, 0, 10, 0.9,
+                                                           {"title": "L'ODD 17 en pratiques"}),
+                                    snippet="", start=0, end=10), p1.text)
+    claims = [cite.Claim("L'ODD 17 en pratiques", 1), cite.Claim("19 cibles", 1),
+              cite.Claim("Ses 19 cibles portent sur le financement et la technologie.", 1)]
+    assert [c.text for c in cite.verify(claims, [p1]).claims] == [claims[2].text]
+    answer = "D'après le corpus :\nLa première citation. [1] La seconde, plus longue. [2]"
+    assert quotes_of(answer) == ["La première citation.", "La seconde, plus longue."]
