@@ -24,9 +24,10 @@ def run(args, env, check_code=None):
 
 def test_help_tells_the_commands():
     out = run(["--help"], {}, 0).stdout
-    for command in ("ingest", "ask", "serve", "prepare-model"):
+    for command in ("ingest", "ask", "serve", "prepare-model", "prepare-llm"):
         assert command in out
-    assert "--filter" in run(["ask", "--help"], {}, 0).stdout
+    ask = run(["ask", "--help"], {}, 0).stdout
+    assert "--filter" in ask and "--mode" in ask and "llm" in ask
 
 
 def test_usage_errors_exit_2():
