@@ -106,9 +106,12 @@ class Passage:
     def of(cls, citation: Citation, text: str | None = None, focus: int | None = None) -> Passage:
         """`text` defaults to the chunk's; when longer than PASSAGE_CHARS it is cut around `focus`."""
         text = text if text is not None else citation.chunk.text
-        if len(text) > PASSAGE_CHARS:
+        if len(text) > PASSAGE_CHARS:  # cut around the focus, at sentence boundaries
             lo = max(0, min((focus or 0) - 200, len(text) - PASSAGE_CHARS))
-            text = text[lo:lo + PASSAGE_CHARS]
+            start = max(text.rfind(". ", 0, lo + 1) + 2, text.rfind("\n", 0, lo + 1) + 1, 0) if lo else 0
+            window = text[start:start + PASSAGE_CHARS]
+            end = max(window.rfind(". "), window.rfind("\n"))
+            text = window[: end + 1] if end > PASSAGE_CHARS // 2 else window
         return cls(citation, sanitize(text))
 
 
@@ -149,7 +152,7 @@ def parse_claims(output: str) -> list[Claim]:
     for item in items:
         if not isinstance(item, dict):
             raise GenerationError("malformed", "a sentence is not an object")
-        text = " ".join(str(item.get("texte") or "").split())
+        text = " ".join(str(item.get("texte") or "").replace("<<<", " ").replace(">>>", " ").split())
         source = item.get("source")
         if text:
             claims.append(Claim(text, source if isinstance(source, int) and not isinstance(source, bool) else 0))

@@ -221,11 +221,16 @@ class Assistant:
         answer.standalone_question = plan.standalone
         answer.filters = {"applied": plan.fallback if relaxed else plan.applied, "detected": plan.detected,
                           "relaxed": relaxed, "preferred": plan.detected if relaxed else {}}
-        # the gate ran in _answer: a refusal never reaches the generator
-        if self.writer is None or not answer.grounded or relaxed or answer.kind in ("examples", "smalltalk"):
+        # the gate ran in _answer: a refusal never reaches the generator. Example cards and quoted lists are
+        # structured answers a small model only spoils: they stay as they are.
+        if self.writer is None or not answer.grounded or relaxed or answer.kind in ("examples", "smalltalk") \
+                or (answer.kind == "list" and "\n- " in answer.answer):
             yield from whole(answer)
             return
-        yield from self.writer.events(plan.standalone, self.passages(answer, retrieval.hits), answer, frame,
+        asked = message.strip()
+        if plan.standalone != asked:  # a follow-up: the model reads the new question, with what it follows
+            asked = f"{asked} (suite de la question : « {plan.standalone[: -len(asked)].strip()} »)"
+        yield from self.writer.events(asked, self.passages(answer, retrieval.hits), answer, frame,
                                       self._judge(plan, vector))
 
     def _judge(self, plan: QueryPlan, vector: np.ndarray) -> Callable[[list[str], list[str]], bool]:

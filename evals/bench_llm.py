@@ -11,8 +11,8 @@ Both modes answer every question over the same index, with the same embedding mo
 - how often the generated answer was kept, and why it was replaced (fallback_reason);
 - LLM calls made for unanswerable questions (the gate must keep this at 0);
 - time to first visible text and total time, p50/p95, for both modes.
-Sentences are checked against the cited chunk's whole text, as stored in the index, not against what the
-model was shown.
+Sentences are checked against the text the citation points to (its span of the document, as indexed, before
+instructions are removed), not against what the model was shown.
 """
 
 from __future__ import annotations
@@ -106,7 +106,10 @@ def main() -> None:
         ex, ex_first, ex_total = timed(extractive, item)
         ge, ge_first, ge_total = timed(generative, item)
         calls = generative.writer.calls - calls_before  # type: ignore[union-attr]
-        by_n = {c.n: c.chunk.text for c in ge.citations}
+        # a citation shows its span of the document (assistant.passages): check sentences against that text
+        lexical = generative.retriever.lexical
+        by_n = {c.n: (lexical.window(c.chunk.doc_id, c.start, c.end, 0, 0)[1] if lexical else "") or c.chunk.text
+                for c in ge.citations}
         checks = []
         if ge.mode == "llm":
             for sentence, n in claims_of(ge.answer):

@@ -349,3 +349,15 @@ def test_titles_and_fragments_are_not_sentences_and_quotes_are_read_from_the_ext
     assert [c.text for c in cite.verify(claims, [p1]).claims] == [claims[2].text]
     answer = "D'après le corpus :\nLa première citation. [1] La seconde, plus longue. [2]"
     assert quotes_of(answer) == ["La première citation.", "La seconde, plus longue."]
+
+
+def test_a_follow_up_is_asked_with_what_it_follows(tmp_path, fake_llm):
+    assistant = llm_assistant(tmp_path, fake_llm.url)
+    history = [{"role": "user", "content": "Parle-moi des jardins partagés du quartier des Tilleuls"},
+               {"role": "assistant", "content": "..."}]
+    answer = assistant.chat("Combien de familles ?", history)
+    prompt = fake_llm.requests[-1]["body"]["messages"][1]["content"]
+    assert prompt.endswith("Question : Combien de familles ? (suite de la question : « Parle-moi des jardins "
+                           "partagés du quartier des Tilleuls »)")
+    assert answer.grounded and answer.standalone_question.startswith("Parle-moi des jardins")
+    assert all(int(n) in {c.n for c in answer.citations} for n in cite.re.findall(r"\[(\d+)\]", answer.answer))
