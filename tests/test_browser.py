@@ -46,8 +46,11 @@ def test_gradio_chat_answers_with_sources(server, browser, tmp_path):
     box = page.locator("#seve-question textarea")
     box.fill("Quelle part des Français souhaitent que les organisations fassent alliance ?")
     page.locator("#seve-send").click()
+    # the question shows at once, then the answer streams in (the sources come first, with the citations event)
+    page.wait_for_function("() => document.querySelector('#seve-chat').innerText.includes('Quelle part des')",
+                           timeout=60000)
     page.wait_for_function(
-        "() => document.querySelector('#seve-sources') && "
+        "() => document.querySelector('#seve-chat').innerText.includes('81 %') && "
         "document.querySelector('#seve-sources').innerText.includes('[1]')", timeout=60000)
     chat = page.locator("#seve-chat").inner_text()
     assert "81 %" in chat and "[1]" in chat
@@ -101,8 +104,8 @@ def test_chat_shows_detected_filters_and_example_cards(server, browser):
     page.goto(server + "/", wait_until="networkidle")
     page.locator("#seve-question textarea").fill("Des exemples de tutorat numérique en Auvergne-Rhône-Alpes ?")
     page.locator("#seve-send").click()
-    page.wait_for_function("() => document.querySelector('#seve-sources').innerText.includes('Tutorat')",
-                           timeout=60000)
+    page.wait_for_function("() => document.querySelector('#seve-sources').innerText.includes('Tutorat') && "
+                           "document.querySelector('#seve-filters').innerText.includes('Auvergne')", timeout=60000)
     assert "Auvergne-Rhône-Alpes" in page.locator("#seve-filters").inner_text()
     assert "Partenaires" in page.locator("#seve-sources").inner_text()
     page.close()

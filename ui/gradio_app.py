@@ -97,12 +97,15 @@ def chat_responder(get_assistant: Callable[[], Assistant]) -> Callable[..., Iter
         history = list(history or [])
         past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
         history.append({"role": "user", "content": message})
+        waiting = [{"role": "assistant", "content": "Recherche dans le corpus…"}]
+        yield history + waiting, sources_html([]), "", ""  # the question shows at once, the box empties
         try:
             events = get_assistant().stream(message, past, detect_filters=detect)
             text, sources = "", sources_html([])
             for event in events:
-                if event.kind == "citations":
+                if event.kind == "citations":  # the passages are known before the text: show them while it comes
                     sources = sources_html([citation_out(c).model_dump() for c in event.data])
+                    yield history + waiting, sources, "", ""
                 elif event.kind in ("token", "replace"):
                     text = text + event.data if event.kind == "token" else event.data
                     if event.citations is not None:
