@@ -361,3 +361,18 @@ def test_a_follow_up_is_asked_with_what_it_follows(tmp_path, fake_llm):
                            "partagés du quartier des Tilleuls »)")
     assert answer.grounded and answer.standalone_question.startswith("Parle-moi des jardins")
     assert all(int(n) in {c.n for c in answer.citations} for n in cite.re.findall(r"\[(\d+)\]", answer.answer))
+
+
+def test_seve_ask_prints_the_tokens_then_the_replacement_and_the_reason(tmp_path, fake_llm, monkeypatch, capsys):
+    from assistant import cli, factory
+
+    assistant = llm_assistant(tmp_path, fake_llm.url)
+    monkeypatch.setattr(factory, "make_assistant", lambda settings: assistant)
+    fake_llm.mode = "out_of_range"  # streamed with [9], then repaired
+    assert cli.main(["ask", QUESTION, "--data-dir", str(tmp_path / "d")]) == 0
+    out, err = capsys.readouterr()
+    assert "[9]" in out and "remplacée après vérification" in err and "Sources :" in out
+    fake_llm.mode = "quota"
+    assert cli.main(["ask", QUESTION, "--data-dir", str(tmp_path / "d")]) == 0
+    out, err = capsys.readouterr()
+    assert "81 %" in out and "quota" in err
