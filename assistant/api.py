@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -32,7 +31,6 @@ from assistant.service import Assistant
 from index.filters import FILTER_KEYS, FilterError
 from index.store import StoreError
 
-log = logging.getLogger("seve.api")
 router = APIRouter(prefix="/api")
 
 

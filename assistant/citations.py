@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.answer import content_terms
+from assistant.answer import lexical_overlap as coverage  # share of a sentence's words found in a text
 from assistant.errors import GenerationError
 from assistant.models import Citation
 from ingest.models import fold
@@ -222,11 +223,6 @@ def key_facts_present(claim: str, passage: str) -> bool:
         return False
     folded = fold(passage)
     return all(name in folded for name in names(claim))
-
-
-def coverage(claim: str, passage: str) -> float:
-    terms = content_terms(claim)
-    return len(terms & content_terms(passage)) / len(terms) if terms else 0.0
 
 
 Similarity = Callable[[str, str], float]

@@ -55,10 +55,9 @@ class Writer:
     `similarity(sentence, passage)` is the embedding similarity used by verification (None: words only).
     """
 
-    def __init__(self, generator: Generator, passages: int = 4, max_tokens: int = 320,
+    def __init__(self, generator: Generator, max_tokens: int = 400,
                  similarity: cite.Similarity | None = None) -> None:
         self.generator = generator
-        self.passages = passages
         self.max_tokens = max_tokens
         self.similarity = similarity
         self.calls = 0  # how many times the backend was asked (the gate must keep this at 0 for refusals)

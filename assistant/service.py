@@ -145,7 +145,7 @@ class Assistant:
         self.planner = Planner(self.catalogue)
         self.gate = gate or load_gate()
         self.generator = generator
-        self.writer = Writer(generator, settings.llm_passages, settings.llm_max_tokens, self.similarity) \
+        self.writer = Writer(generator, settings.llm_max_tokens, self.similarity) \
             if generator is not None else None
 
     def warm_up(self) -> Assistant:
