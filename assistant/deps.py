@@ -1,21 +1,66 @@
-"""`Annotated` dependency aliases for the routes."""
+"""`Annotated` dependency aliases for the routes, and the partner gate of the app."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import threading
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from assistant.i18n import Lang, pick_lang
+from assistant.partners import Gate, PartnerKey, gate_from_settings, normalize_origin
 from assistant.service import Assistant
+
+_gate_lock = threading.Lock()
 
 
 def get_assistant(request: Request) -> Assistant:
-    return request.app.state.assistant
+    assistant = request.app.state.assistant
+    if assistant is None:  # mounted without its lifespan (tests of the UI alone)
+        assistant = request.app.state.assistant = request.app.state.assistant_factory().warm_up()
+    return assistant
 
 
 def get_lang(request: Request, accept_language: Annotated[str | None, Header()] = None) -> Lang:
     return pick_lang(request.query_params.get("lang") or accept_language)
+
+
+def gate_of(app: Any) -> Gate:
+    """The app's gate; built once from the assistant's settings unless one was given to create_api."""
+    gate = app.state.gate
+    if gate is None:
+        with _gate_lock:
+            if app.state.gate is None:
+                assistant = app.state.assistant or app.state.assistant_factory().warm_up()
+                app.state.assistant = assistant
+                app.state.gate = gate_from_settings(assistant.settings)
+            gate = app.state.gate
+    return gate
+
+
+def base_url(request: Request) -> str:
+    """Sève's public address, for absolute links: SEVE_PUBLIC_URL, else the address the request came to."""
+    assistant = request.app.state.assistant
+    public = getattr(getattr(assistant, "settings", None), "public_url", None)
+    return public or str(request.base_url).rstrip("/")
+
+
+def own_origin(request: Request) -> str:
+    try:
+        return normalize_origin(base_url(request))
+    except ValueError:
+        return ""
+
+
+def check_partner(request: Request, lang: Annotated[Lang, Depends(get_lang)],
+                  x_seve_key: Annotated[str | None, Header(
+                      alias="X-Seve-Key", description="Clé publique de partenaire (pk_…) : `seve keys create`")] = None,
+                  ) -> PartnerKey | None:
+    """The gate: the partner's key, if any, checked against the page's origin and its quotas."""
+    own = {own_origin(request), normalize_origin(str(request.base_url).rstrip("/"))}
+    origin = request.headers.get("origin")
+    return gate_of(request.app).check(x_seve_key, origin, own, client=request.client.host if request.client else "",
+                                      lang=lang)
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]

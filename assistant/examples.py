@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from assistant.sources import public_source, safe_url
 from index.store import ScoredChunk
 
 FACET_KEYS = ("region", "domaine", "acteurs", "type", "annee")
@@ -20,8 +21,9 @@ def example_card_from_metadata(doc_id: str, meta: dict[str, Any], score: float |
         value = meta.get(key)
         card[key] = value if value not in ("", []) else None
     card["acteurs"] = card["acteurs"] or []
+    card["url"] = safe_url(card["url"])
     card["partenaires"] = card["partenaires"] or []
-    card["source"] = str(meta.get("path") or "")
+    card["source"] = public_source(meta)
     card["score"] = round(score, 4) if score is not None else None
     card["snippet"] = snippet or str(meta.get("resume") or "")
     card["illustratif"] = bool(meta.get("illustratif"))

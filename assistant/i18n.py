@@ -71,6 +71,30 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "invalid_request": {"fr": "Requête invalide : {details}", "en": "Invalid request: {details}"},
     "not_found": {"fr": "Ressource introuvable.", "en": "Not found."},
+    "key_required": {
+        "fr": "Une clé de partenaire est nécessaire (en-tête X-Seve-Key) : demandez-la à l'équipe Sève.",
+        "en": "A partner key is required (X-Seve-Key header): ask the Sève team for one.",
+    },
+    "invalid_key": {
+        "fr": "Cette clé de partenaire est inconnue ou révoquée.",
+        "en": "This partner key is unknown or revoked.",
+    },
+    "origin_not_allowed": {
+        "fr": "Cette clé de partenaire n'est pas autorisée sur le site {origin}.",
+        "en": "This partner key is not allowed on the site {origin}.",
+    },
+    "origin_not_open": {
+        "fr": "Le site {origin} n'est pas autorisé à interroger Sève sans clé de partenaire.",
+        "en": "The site {origin} may not query Sève without a partner key.",
+    },
+    "quota_exceeded": {
+        "fr": "Trop de questions en peu de temps : réessayez dans {seconds} s.",
+        "en": "Too many questions in a short time: try again in {seconds} s.",
+    },
+    "document_not_found": {
+        "fr": "Ce document n'est pas (ou plus) dans le corpus.",
+        "en": "This document is not (or no longer) in the corpus.",
+    },
     "internal": {
         "fr": "Erreur interne du serveur. L'incident a été journalisé.",
         "en": "Internal server error. The incident was logged.",

@@ -33,8 +33,9 @@ class CitationOut(BaseModel):
     chunk_id: str
     title: str
     doc_type: str
-    url: str | None
-    source: str
+    url: str | None = Field(description="Adresse d'origine du document, s'il en a une")
+    source: str = Field(description="Nom du fichier d'origine (sans dossier)")
+    link: str = Field(description="Page de Sève qui montre le document, passage cité surligné (/sources/…)")
     snippet: str
     start: int
     end: int
@@ -106,6 +107,7 @@ class ExampleCard(BaseModel):
     annee: int | None
     url: str | None
     source: str
+    link: str | None = None
     score: float | None
     snippet: str
     illustratif: bool
@@ -118,7 +120,10 @@ class ExamplesResponse(BaseModel):
     filters: FiltersOut
 
 
-def citation_out(citation: Citation) -> CitationOut:
+def citation_out(citation: Citation, base: str = "", lang: str = "fr") -> CitationOut:
+    """`base` is the server's public address: citation links are absolute when it is given."""
+    from assistant.sources import public_metadata, public_source, safe_url, source_link
+
     meta = citation.chunk.metadata
     return CitationOut(
         n=citation.n,
@@ -126,21 +131,22 @@ def citation_out(citation: Citation) -> CitationOut:
         chunk_id=citation.chunk.chunk_id,
         title=str(meta.get("title") or ""),
         doc_type=str(meta.get("doc_type") or ""),
-        url=meta.get("url") or None,
-        source=str(meta.get("path") or meta.get("source") or ""),
+        url=safe_url(meta.get("url")),
+        source=public_source(meta),
+        link=source_link(base, citation.chunk.doc_id, citation.start, citation.end, lang),
         snippet=citation.snippet,
         start=citation.start,
         end=citation.end,
         score=round(float(citation.chunk.score), 4),
-        metadata={k: v for k, v in meta.items() if k not in ("title", "doc_type", "url", "path")},
+        metadata=public_metadata(meta, ("title", "doc_type", "url")),
     )
 
 
-def chat_response(answer: Answer) -> ChatResponse:
+def chat_response(answer: Answer, base: str = "", lang: str = "fr") -> ChatResponse:
     filters = {"applied": {}, "detected": {}, "relaxed": False, "preferred": {}, **(answer.filters or {})}
     return ChatResponse(
         answer=answer.answer,
-        citations=[citation_out(c) for c in answer.citations],
+        citations=[citation_out(c, base, lang) for c in answer.citations],
         grounded=answer.grounded,
         standalone_question=answer.standalone_question,
         mode=answer.mode,  # type: ignore[arg-type]
@@ -150,16 +156,16 @@ def chat_response(answer: Answer) -> ChatResponse:
     )
 
 
-def event_out(event: Event) -> Any:
+def event_out(event: Event, base: str = "", lang: str = "fr") -> Any:
     """The JSON payload of one event of the stream."""
     from assistant.errors import SeveError
 
     if event.kind == "citations":
-        return [citation_out(c).model_dump() for c in event.data]
+        return [citation_out(c, base, lang).model_dump() for c in event.data]
     if event.kind == "done":
-        return chat_response(event.data).model_dump()
+        return chat_response(event.data, base, lang).model_dump()
     if event.kind == "error":
         error: SeveError = event.data
         return ErrorResponse(**error.body()).model_dump()
-    citations = [citation_out(c) for c in event.citations] if event.citations is not None else None
+    citations = [citation_out(c, base, lang) for c in event.citations] if event.citations is not None else None
     return TextEvent(text=event.data, citations=citations).model_dump(exclude_none=True)

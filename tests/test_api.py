@@ -38,9 +38,12 @@ def test_chat_contract(client):
     assert body["mode"] == "extractive" and body["fallback_reason"] is None
     assert body["grounded"] and body["mode"] == "extractive" and "81 %" in body["answer"]
     c = body["citations"][0]
-    assert set(c) == {"n", "doc_id", "chunk_id", "title", "doc_type", "url", "source", "snippet", "start",
+    assert set(c) == {"n", "doc_id", "chunk_id", "title", "doc_type", "url", "source", "link", "snippet", "start",
                       "end", "score", "metadata"}
     assert c["n"] == 1 and f"[{c['n']}]" in body["answer"]
+    # the source is a file name, never a server path; the link is absolute and opens the cited span
+    assert c["source"] == "odd17.txt" and "path" not in c["metadata"] and "source" not in c["metadata"]
+    assert c["link"] == f"http://testserver/sources/{c['doc_id']}?start={c['start']}&end={c['end']}#cite"
     text = (MINI / "odd17.txt").read_text(encoding="utf-8").strip("\n")
     assert "81 %" in text[c["start"]:c["end"]]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -10,14 +10,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from assistant.api import create_api
+from assistant.partners import Gate
 from assistant.service import Assistant
 from ui.gradio_app import CSS, build_ui
 
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(assistant_factory: Callable[[], Assistant], cors_origins: Sequence[str] = ("*",)) -> FastAPI:
-    app = create_api(assistant_factory, cors_origins)
+def create_app(assistant_factory: Callable[[], Assistant], gate: Gate | None = None) -> FastAPI:
+    app = create_api(assistant_factory, gate)
     if STATIC.exists():
         app.mount("/widget", StaticFiles(directory=STATIC, html=True), name="widget")
 
