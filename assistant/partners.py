@@ -150,8 +150,6 @@ class KeyStore:
             raise ValueError("au moins une origine est nécessaire (--origin https://site.example)")
         if per_minute < 1 or per_day < 1:
             raise ValueError("les quotas doivent être des entiers positifs")
-        if per_day < per_minute:
-            raise ValueError(f"le quota par jour ({per_day}) est inférieur au quota par minute ({per_minute})")
         key = PartnerKey(KEY_PREFIX + secrets.token_urlsafe(24), name, bound, per_minute, per_day, time.time())
         with self._lock:
             self._db.execute("INSERT INTO partner_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
@@ -269,7 +267,7 @@ class Gate:
             if self.require_key:
                 raise KeyRequired(t("key_required", lang))
             if origin and origin not in own and not self.origin_is_open(origin):
-                raise OriginNotAllowed(t("origin_not_open", lang, origin=origin))
+                raise OriginNotAllowed(t("origin_not_open", lang, origin=origin), code="origin_not_open")
             if self.anonymous_per_minute:
                 self._count(f"anon:{client}", [(self.anonymous_per_minute, "minute")], lang)
             return None

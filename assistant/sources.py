@@ -49,6 +49,7 @@ def public_source(meta: Mapping[str, Any]) -> str:
     """The file name a source came from (with `#record` for one record of a CSV/JSONL file), no folders."""
     raw = str(meta.get("source") or meta.get("path") or "")
     path, _, record = raw.partition("#")
+    record = record or str(meta.get("record_id") or "")
     name = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     return f"{name}#{record}" if record else name
 
