@@ -12,6 +12,7 @@ from assistant.answer import describe_filters
 from assistant.errors import as_seve_error
 from assistant.schemas import chat_response, citation_out
 from assistant.service import Assistant
+from assistant.sources import safe_url, source_link
 
 TYPE_LABELS = {"rapport": "Rapport", "fiche": "Fiche Repères", "exemple": "Exemple", "article": "Article"}
 KIND_LABELS = {"ecosysteme_territorial": "Écosystème territorial", "demarche_alliance": "Démarche d'alliance"}
@@ -35,13 +36,28 @@ def example_card_html(card: dict[str, Any], n: int | None = None) -> str:
     actors = ", ".join(_e(a) for a in card.get("acteurs") or [])
     partners = ", ".join(_e(p) for p in card.get("partenaires") or [])
     number = f"<b>[{n}]</b> " if n is not None else ""
-    return (f"<div class='seve-card'><div class='seve-card-title'>{number}{_e(card.get('title'))}"
-            f"<span class='seve-type'>Exemple</span></div><div class='seve-facts'>{facts}</div>"
+    title = _source_link(card.get("link"), _e(card.get("title")))
+    return (f"<div class='seve-card'><div class='seve-card-title'>{number}{title}"
+            f"<span class='seve-type'>Exemple</span>{_original(card.get('url'))}</div>"
+            f"<div class='seve-facts'>{facts}</div>"
             f"<div class='seve-snippet'>{_e(card.get('resume') or card.get('snippet'))}</div>"
             + (f"<div class='seve-facts'>Acteurs : {actors}</div>" if actors else "")
             + (f"<div class='seve-facts'>Partenaires : {partners}</div>" if partners else "")
             + ("<div class='seve-note'>Exemple illustratif</div>" if card.get("illustratif") else "")
             + "</div>")
+
+
+def _source_link(link: str | None, label: str) -> str:
+    """A title that opens Sève's source view (the cited span highlighted) in a new tab."""
+    if not link or not link.startswith(("/sources/", "http://", "https://")):
+        return label
+    return f"<a href='{_e(link)}' target='_blank' rel='noopener'>{label}</a>"
+
+
+def _original(url: str | None) -> str:
+    safe = safe_url(url)
+    return f" <a class='seve-orig' href='{_e(safe)}' target='_blank' rel='noopener noreferrer'>site d'origine ↗</a>" \
+        if safe else ""
 
 
 def sources_html(citations: list[dict[str, Any]]) -> str:
@@ -51,14 +67,13 @@ def sources_html(citations: list[dict[str, Any]]) -> str:
     cards = []
     for c in citations:
         if c["doc_type"] == "exemple":
-            cards.append(example_card_html({**c["metadata"], "title": c["title"], "snippet": c["snippet"]}, c["n"]))
+            cards.append(example_card_html({**c["metadata"], "title": c["title"], "snippet": c["snippet"],
+                                            "link": c.get("link"), "url": c.get("url")}, c["n"]))
             continue
-        title = _e(c["title"] or c["source"])
-        if c.get("url"):
-            title = f"<a href='{_e(c['url'])}' target='_blank' rel='noopener'>{title}</a>"
+        title = _source_link(c.get("link"), _e(c["title"] or c["source"]))
         kind = _e(TYPE_LABELS.get(c["doc_type"], c["doc_type"] or "Document"))
         cards.append(f"<div class='seve-source' data-n='{c['n']}'><div><b>[{c['n']}]</b> {title} "
-                     f"<span class='seve-type'>{kind}</span></div>"
+                     f"<span class='seve-type'>{kind}</span>{_original(c.get('url'))}</div>"
                      f"<div class='seve-snippet'>{_e(c['snippet'])}</div></div>")
     return "<div class='seve-sources'>" + "".join(cards) + "</div>"
 
@@ -81,7 +96,8 @@ CSS = """
 .seve-snippet {font-size:0.9em; color:#444; margin-top:4px}
 .seve-card-title {font-weight:600}
 .seve-facts {font-size:0.85em; color:#555; margin-top:2px}
-.seve-note {font-size:0.75em; color:#8a6d1d; margin-top:4px}
+.seve-note {font-size:0.75em; color:#6b5416; margin-top:4px}
+.seve-orig {font-size:0.8em; margin-left:6px}
 """
 
 
@@ -140,7 +156,8 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         head = f"<p><b>{found['total']}</b> exemple(s) correspondent aux filtres.</p>"
         if found["filters"]["relaxed"]:
             head += "<p>Aucun exemple ne correspond aux filtres lus dans la requête : ils ont été levés.</p>"
-        cards = "".join(example_card_html(c) for c in found["results"]) or "<p>Aucun exemple.</p>"
+        cards = "".join(example_card_html({**c, "link": source_link("", c["doc_id"])}) for c in found["results"]) \
+            or "<p>Aucun exemple.</p>"
         facets = []
         for key, label in (("region", "Région"), ("domaine", "Domaine"), ("acteurs", "Acteurs"), ("annee", "Année")):
             counts = found["facets"].get(key, {})
