@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 
 LLM_STAMP := $(VENV)/.seve-llm-installed
 
-.PHONY: demo test install model llm chromium serve ingest lint bench bench-llm clean help
+.PHONY: demo test install model llm system chromium axe serve ingest lint bench bench-llm clean help
 
 help:
 	@echo "make demo   — installe, prépare le modèle, indexe corpus/ et sert http://$(HOST):$(PORT)"
@@ -50,11 +50,25 @@ $(LLM_STAMP): $(STAMP)
 llm: $(LLM_STAMP)
 	$(VENV)/bin/seve prepare-llm
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; \
+# Debian packages for the tests: Chromium (Playwright drives it; no browser download), Redis (shared quotas),
+# Node.js and npm (axe-core). One `apt-get update`, only when something is missing.
+system:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	fi
+
+chromium: system
+
+# axe-core (accessibility checks in the browser tests), pinned in package-lock.json, from the npm registry.
+node_modules/axe-core/axe.min.js: package.json package-lock.json | system
+	npm ci --no-audit --no-fund
+	touch $@
+
+axe: node_modules/axe-core/axe.min.js
 
 ingest: model
 	$(VENV)/bin/seve ingest corpus
@@ -65,7 +79,7 @@ serve: model
 demo: ingest
 	$(VENV)/bin/seve serve --host $(HOST) --port $(PORT)
 
-test: model chromium llm
+test: model system axe llm
 	$(PY) -m pytest
 
 lint: install
@@ -81,4 +95,4 @@ bench-llm: model llm
 	$(PY) -m evals.bench_llm
 
 clean:
-	rm -rf .seve $(VENV)
+	rm -rf .seve $(VENV) node_modules

@@ -98,6 +98,14 @@ CSS = """
 .seve-facts {font-size:0.85em; color:#555; margin-top:2px}
 .seve-note {font-size:0.75em; color:#6b5416; margin-top:4px}
 .seve-orig {font-size:0.8em; margin-left:6px}
+#seve-send, #seve-ex-search {background:#2f6b2f !important; border-color:#2f6b2f !important; color:#fff !important}
+#seve-send:hover, #seve-ex-search:hover {background:#245224 !important}
+.show-api {color:#4a4a52 !important}
+"""
+
+# The page is in French: say so to browsers and screen readers (Gradio writes lang="en").
+JS = """
+() => { document.documentElement.lang = "fr"; }
 """
 
 
@@ -173,12 +181,12 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         return tuple(gr.update(choices=choices, value=ANY) for choices in lists)
 
     with gr.Blocks(title="Sève — alliances pour le bien commun") as demo:
-        gr.Markdown("## Sève\nPosez vos questions sur les alliances pour le bien commun (ODD 17). "
+        gr.Markdown("# Sève\nPosez vos questions sur les alliances pour le bien commun (ODD 17). "
                     "Chaque réponse cite ses sources.")
         with gr.Tab("Conversation", id="chat"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Conversation", height=460, elem_id="seve-chat")
+                    chat = gr.Chatbot(label="Conversation", height=460, elem_id="seve-chat", buttons=["copy"])
                     box = gr.Textbox(label="Votre question", placeholder="Posez votre question…",
                                      elem_id="seve-question", lines=1)
                     note = gr.Markdown("", elem_id="seve-filters")
@@ -189,7 +197,7 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
                                          elem_id="seve-detect")
                     gr.Examples(EXAMPLES, inputs=box, label="Exemples de questions")
                 with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
+                    gr.Markdown("## Sources")
                     sources = gr.HTML(sources_html([]), elem_id="seve-sources")
         with gr.Tab("Exemples", id="examples"):
             with gr.Row():

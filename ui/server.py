@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from assistant.api import create_api
 from assistant.partners import Gate
 from assistant.service import Assistant
-from ui.gradio_app import CSS, build_ui
+from ui.gradio_app import CSS, JS, build_ui
 
 STATIC = Path(__file__).parent / "static"
 
@@ -28,4 +28,4 @@ def create_app(assistant_factory: Callable[[], Assistant], gate: Gate | None = N
             assistant = app.state.assistant = assistant_factory().warm_up()
         return assistant
 
-    return gr.mount_gradio_app(app, build_ui(current), path="/", css=CSS, footer_links=["api"])
+    return gr.mount_gradio_app(app, build_ui(current), path="/", css=CSS, js=JS, footer_links=["api"])
