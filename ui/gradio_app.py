@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -119,8 +120,8 @@ def chat_responder(get_assistant: Callable[[], Assistant]) -> Callable[..., Iter
     def respond(message: str, history: list[dict[str, Any]], detect: bool) -> Iterator[tuple[Any, str, str, str]]:
         """Streams the answer into the chat as its events arrive (tokens, then a replacement if any)."""
         history = list(history or [])
-        past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
-        history.append({"role": "user", "content": message})
+        past = [{"role": m["role"], "content": from_chat(_text(m["content"]))} for m in history]
+        history.append({"role": "user", "content": as_chat(message)})
         waiting = [{"role": "assistant", "content": "Recherche dans le corpus…"}]
         yield history + waiting, sources_html([]), "", ""  # the question shows at once, the box empties
         try:
@@ -134,14 +135,15 @@ def chat_responder(get_assistant: Callable[[], Assistant]) -> Callable[..., Iter
                     text = text + event.data if event.kind == "token" else event.data
                     if event.citations is not None:
                         sources = sources_html([citation_out(c).model_dump() for c in event.citations])
-                    yield history + [{"role": "assistant", "content": text}], sources, "", ""
+                    yield history + [{"role": "assistant", "content": as_chat(text)}], sources, "", ""
                 elif event.kind == "done":
                     answer = chat_response(event.data).model_dump()
-                    yield (history + [{"role": "assistant", "content": answer["answer"]}],
+                    yield (history + [{"role": "assistant", "content": as_chat(answer["answer"])}],
                            sources_html(answer["citations"]), "", filters_note(answer["filters"]))
         except Exception as exc:  # noqa: BLE001 - every error becomes one readable line
             error = as_seve_error(exc)
-            yield history + [{"role": "assistant", "content": f"⚠️ {error.message}"}], sources_html([]), "", ""
+            yield (history + [{"role": "assistant", "content": as_chat(f"⚠️ {error.message}")}], sources_html([]),
+                   "", "")
 
     return respond
 
@@ -221,6 +223,20 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         query.submit(find, inputs, [cards, facets])
         demo.load(load_choices, None, [region, domaine, acteurs, since, until])
     return demo
+
+
+# The chat renders Markdown (and some HTML). Answers quote documents, so their text is escaped to show as
+# typed: no tag, image or link that a document carries is ever rendered (or fetched) in the visitor's browser.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+_UNMARKDOWN = re.compile(r"\\([\\`*_{}\[\]()#+!|~$])")
+
+
+def as_chat(text: str) -> str:
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def from_chat(text: str) -> str:
+    return html.unescape(_UNMARKDOWN.sub(r"\1", text))
 
 
 def _text(content: Any) -> str:

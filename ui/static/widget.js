@@ -1,7 +1,7 @@
 /* Sève — embeddable chat widget. One script tag on a partner page (defer or async both work):
  *   <script src="https://HOST/widget/widget.js" data-seve-key="pk_…" defer></script>
  * data- attributes: seve-api (the Sève server, default: where this script comes from), seve-key (the partner's
- * publishable key, sent as X-Seve-Key), lang (fr | en), title, color (buttons and header), position (right | left).
+ * publishable key, sent as X-Seve-Key), lang (fr | en; default: the page's lang, then the browser's), title, color (buttons and header), position (right | left).
  * It streams answers from POST /api/chat/stream (server-sent events) and keeps the conversation in the page
  * only (the API is stateless). Everything lives in a shadow root: the host page's CSS does not reach it and
  * its CSS does not leak out; every text from the server is inserted as text, never as HTML. */
@@ -12,7 +12,7 @@
   var attr = function (name) { var v = script && script.getAttribute("data-" + name); return v ? v.trim() : ""; };
   var api = (attr("seve-api") || (script && script.src ? new URL(script.src, location.href).origin : "")).replace(/\/+$/, "");
   var key = attr("seve-key");
-  var lang = (attr("lang") || navigator.language || "fr").slice(0, 2).toLowerCase() === "en" ? "en" : "fr";
+  var lang = (attr("lang") || document.documentElement.lang || navigator.language || "fr").slice(0, 2).toLowerCase() === "en" ? "en" : "fr";
   var okColor = function (c) { return c && window.CSS && CSS.supports && CSS.supports("color", c); };
   var color = okColor(attr("color")) ? attr("color") : "#2f6b2f";
   var T = {
@@ -140,7 +140,7 @@
       (cites || []).forEach(function (c) { byN[c.n] = c; });
       String(text).split(/(\[\d+\])/).forEach(function (part) {
         var m = /^\[(\d+)\]$/.exec(part), c = m && byN[m[1]];
-        if (c && c.link) box.appendChild(link(c.link, part, T.source + " " + c.n + " : " + (c.title || c.source)));
+        if (c && c.link) box.appendChild(link(c.link, part, T.source + " " + c.n + " : " + (c.title || c.source))).className = "cite";
         else if (part) box.appendChild(document.createTextNode(part));
       });
     }
