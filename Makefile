@@ -89,6 +89,7 @@ bench: model
 	$(PY) -m evals.bench_ingest
 	$(PY) -m evals.bench_latency
 	$(PY) -m evals.bench_search
+	$(PY) -m evals.bench_keys
 
 # Written (llm) answers against extractive ones on the gold set, with the local model (~45 min on 2 cores).
 bench-llm: model llm
