@@ -45,11 +45,15 @@ def base_url(request: Request) -> str:
     return public or str(request.base_url).rstrip("/")
 
 
-def own_origin(request: Request) -> str:
-    try:
-        return normalize_origin(base_url(request))
-    except ValueError:
-        return ""
+def own_origins(request: Request) -> set[str]:
+    """Sève's own origins: the one the request came to, and SEVE_PUBLIC_URL's (behind a proxy)."""
+    origins = set()
+    for url in (base_url(request), str(request.base_url)):
+        try:
+            origins.add(normalize_origin(url.rstrip("/")))
+        except ValueError:  # a malformed Host header: no own origin to recognise
+            pass
+    return origins
 
 
 def check_partner(request: Request, lang: Annotated[Lang, Depends(get_lang)],
@@ -57,10 +61,8 @@ def check_partner(request: Request, lang: Annotated[Lang, Depends(get_lang)],
                       alias="X-Seve-Key", description="Clé publique de partenaire (pk_…) : `seve keys create`")] = None,
                   ) -> PartnerKey | None:
     """The gate: the partner's key, if any, checked against the page's origin and its quotas."""
-    own = {own_origin(request), normalize_origin(str(request.base_url).rstrip("/"))}
-    origin = request.headers.get("origin")
-    return gate_of(request.app).check(x_seve_key, origin, own, client=request.client.host if request.client else "",
-                                      lang=lang)
+    return gate_of(request.app).check(x_seve_key, request.headers.get("origin"), own_origins(request),
+                                      client=request.client.host if request.client else "", lang=lang)
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]

@@ -310,3 +310,9 @@ def test_no_server_path_in_any_response(world):
     for body in bodies:
         for secret in secrets:
             assert secret not in body
+
+
+def test_a_malformed_host_header_is_not_a_server_error(world, keys):
+    with client_for(world, Gate(keys, Quotas())) as client:
+        r = client.get("/api/search", params={"q": "alliance"}, headers={"Host": "exa mple:port", "Origin": OTHER})
+    assert r.status_code == 403 and r.json()["error"] == "origin_not_open"
