@@ -8,6 +8,7 @@ that allows no script at all: a document that carries HTML or JavaScript is show
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +102,8 @@ STYLE = (
     "font-size:.85rem}a{color:#1d5c1d}"
     ".doc{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;font-size:1rem}"
     "mark{background:#ffe066;color:#000;padding:.05rem 0;scroll-margin-top:4rem;outline:2px solid #c9a200}"
-    ".skip{font-size:.9rem}"
+    ".skip{font-size:.9rem}.h1,.h2,.h3,.h4,.h5,.h6{font-weight:700;display:inline-block;margin-top:.4rem}"
+    ".h1{font-size:1.3rem}.h2{font-size:1.15rem}.h3{font-size:1.05rem}"
 )
 
 
@@ -126,19 +128,32 @@ def _meta_rows(view: SourceView, lang: Lang) -> str:
     return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_HEADING = re.compile(r"^(#{1,6}) +(.*)$", re.MULTILINE)
+
+
+def _markdown_lite(escaped: str) -> str:
+    """Markdown's headings and bold shown as such (on already escaped text): a reader sees the document,
+    not its markup. Nothing else is interpreted: no link, no image, no HTML."""
+    text = _HEADING.sub(lambda m: f'<span class="h{len(m.group(1))}">{m.group(2)}</span>', escaped)
+    return _BOLD.sub(r"<strong>\1</strong>", text).replace("**", "")
+
+
 def render_source_page(view: SourceView, start: int | None, end: int | None, lang: Lang = "fr") -> str:
     """The page of one document; [start, end) (document offsets) is highlighted and scrolled to (#cite)."""
     text = view.text
+    markdown = public_source(view.metadata).split("#", 1)[0].lower().endswith((".md", ".markdown"))
+    show = _markdown_lite if markdown else (lambda escaped: escaped)
     lo = hi = None
     if start is not None and end is not None and end > start:
         lo = min(max(start - view.origin, 0), len(text))
         hi = min(max(end - view.origin, 0), len(text))
     if lo is not None and hi is not None and hi > lo:
-        body = (f"{_esc(text[:lo])}<mark id=\"cite\" aria-label=\"{LABELS['cited'][lang]}\">{_esc(text[lo:hi])}"
-                f"</mark>{_esc(text[hi:])}")
+        body = (f"{show(_esc(text[:lo]))}<mark id=\"cite\" aria-label=\"{LABELS['cited'][lang]}\">"
+                f"{show(_esc(text[lo:hi]))}</mark>{show(_esc(text[hi:]))}")
         skip = f'<p class="skip"><a href="#cite">{LABELS["to_cited"][lang]}</a></p>'
     else:
-        body, skip = _esc(text), ""
+        body, skip = show(_esc(text)), ""
     badge = f'<p><span class="badge">{LABELS["illustrative"][lang]}</span></p>' \
         if view.metadata.get("illustratif") else ""
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'

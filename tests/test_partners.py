@@ -316,3 +316,14 @@ def test_a_malformed_host_header_is_not_a_server_error(world, keys):
     with client_for(world, Gate(keys, Quotas())) as client:
         r = client.get("/api/search", params={"q": "alliance"}, headers={"Host": "exa mple:port", "Origin": OTHER})
     assert r.status_code == 403 and r.json()["error"] == "origin_not_open"
+
+
+def test_source_view_shows_markdown_headings_and_bold_not_markup():
+    from assistant.sources import SourceView, render_source_page
+
+    text = "# Titre <b>x</b>\n\nLe **mécénat** aide. Un ** seul.\n## Suite"
+    page = render_source_page(SourceView("d1", text, 0, {"title": "T", "source": "/srv/c/fiche.md"}), 15, 30)
+    assert '<span class="h1">Titre &lt;b&gt;x&lt;/b&gt;</span>' in page and '<span class="h2">Suite</span>' in page
+    assert "<strong>mécénat</strong>" in page and "**" not in page and "/srv/" not in page
+    plain = render_source_page(SourceView("d2", text, 0, {"title": "T", "source": "/srv/c/page.txt"}), None, None)
+    assert "# Titre" in plain and "Le **mécénat**" in plain  # other formats are shown as they are

@@ -19,7 +19,7 @@
     fr: { open: "Une question ?", title: "Sève — alliances pour le bien commun", label: "Votre question",
       placeholder: "Posez votre question…", send: "Envoyer", sources: "Sources", close: "Fermer le chat",
       thinking: "Recherche dans le corpus…", empty: "Écrivez d'abord votre question.", source: "Source",
-      original: "site d'origine", illustrative: "exemple illustratif", partners: "Partenaires",
+      original: "site d'origine", again: "(autre passage)", illustrative: "exemple illustratif", partners: "Partenaires",
       down: "Le service ne répond pas. Réessayez dans un moment.",
       r401: "Ce site n'a pas (ou plus) de clé Sève valide : l'assistant est indisponible ici pour le moment.",
       r403: "L'assistant Sève n'est pas autorisé sur ce site. Prévenez son équipe si le problème persiste.",
@@ -28,7 +28,7 @@
     en: { open: "Ask a question", title: "Sève — alliances for the common good", label: "Your question",
       placeholder: "Ask your question…", send: "Send", sources: "Sources", close: "Close the chat",
       thinking: "Searching the corpus…", empty: "Please type your question first.", source: "Source",
-      original: "original site", illustrative: "illustrative example", partners: "Partners",
+      original: "original site", again: "(another passage)", illustrative: "illustrative example", partners: "Partners",
       down: "The service is not answering. Please try again in a moment.",
       r401: "This site has no valid Sève key (any more): the assistant is unavailable here for now.",
       r403: "The Sève assistant is not allowed on this site. Please tell its team if this goes on.",
@@ -165,10 +165,12 @@
       if (!cites || !cites.length) return;
       var list = el("ol", "src");
       list.setAttribute("aria-label", T.sources);
+      var seen = {};
       cites.forEach(function (c) {
-        var li = el("li");
+        var li = el("li"), name = c.title || c.source;
         li.value = c.n;
-        li.appendChild(link(c.link, c.title || c.source));
+        li.appendChild(link(c.link, seen[name] ? name + " " + T.again : name));
+        seen[name] = true;
         if (c.url) { li.appendChild(document.createTextNode(" — ")); li.appendChild(link(c.url, T.original)); }
         list.appendChild(li);
       });
