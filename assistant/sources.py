@@ -128,32 +128,71 @@ def _meta_rows(view: SourceView, lang: Lang) -> str:
     return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
 
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)\*\*")
 _HEADING = re.compile(r"^(#{1,6}) +(.*)$", re.MULTILINE)
 
 
-def _markdown_lite(escaped: str) -> str:
-    """Markdown's headings and bold shown as such (on already escaped text): a reader sees the document,
-    not its markup. Nothing else is interpreted: no link, no image, no HTML."""
-    text = _HEADING.sub(lambda m: f'<span class="h{len(m.group(1))}">{m.group(2)}</span>', escaped)
-    return _BOLD.sub(r"<strong>\1</strong>", text).replace("**", "")
+def _markdown_styles(text: str) -> tuple[dict[int, int], list[tuple[int, int, str, str]]]:
+    """Markdown's headings and bold, found in the raw text: the markup to hide (start -> end) and the spans
+    to style (start, end, opening tag, closing tag). Nothing else is interpreted: no link, image or HTML."""
+    hidden: dict[int, int] = {}
+    spans: list[tuple[int, int, str, str]] = []
+    for m in _HEADING.finditer(text):
+        hidden[m.start()] = m.start(2)
+        spans.append((m.start(2), m.end(), f'<span class="h{len(m.group(1))}">', "</span>"))
+    for m in _BOLD.finditer(text):
+        hidden[m.start()] = m.start() + 2
+        hidden[m.end() - 2] = m.end()
+        spans.append((m.start() + 2, m.end() - 2, "<strong>", "</strong>"))
+    for m in re.finditer(r"\*\*", text):  # an unpaired marker is markup too
+        hidden.setdefault(m.start(), m.end())
+    return hidden, spans
+
+
+def _body(text: str, lo: int | None, hi: int | None, markdown: bool, label: str) -> str:
+    """The document as escaped HTML, [lo, hi) in <mark id="cite">; styles are closed and reopened around
+    the mark so that tags always nest."""
+    hidden, spans = _markdown_styles(text) if markdown else ({}, [])
+    opens: dict[int, list[tuple[int, str, str]]] = {}
+    for a, b, tag, close in spans:
+        opens.setdefault(a, []).append((b, tag, close))
+    cuts = {0, len(text), *hidden, *hidden.values(), *(a for a, _, _, _ in spans), *(b for _, b, _, _ in spans)}
+    marks = {lo: f'<mark id="cite" aria-label="{label}">', hi: "</mark>"} if lo is not None and hi is not None else {}
+    cuts |= set(marks)
+    out: list[str] = []
+    stack: list[tuple[int, str, str]] = []
+    skip_to = 0
+    points = sorted(cuts)
+    for a, b in zip(points, points[1:] + [len(text)], strict=True):
+        while stack and stack[-1][0] <= a:
+            out.append(stack.pop()[2])
+        if a in marks:
+            out.extend(close for _, _, close in reversed(stack))
+            out.append(marks[a])
+            out.extend(tag for _, tag, _ in stack)
+        for item in sorted(opens.get(a, []), reverse=True):  # the longer span opens first
+            out.append(item[1])
+            stack.append(item)
+        skip_to = max(skip_to, hidden.get(a, 0))
+        if a >= skip_to and b > a:
+            out.append(_esc(text[a:b]))
+    out.extend(close for _, _, close in reversed(stack))
+    return "".join(out)
 
 
 def render_source_page(view: SourceView, start: int | None, end: int | None, lang: Lang = "fr") -> str:
     """The page of one document; [start, end) (document offsets) is highlighted and scrolled to (#cite)."""
     text = view.text
     markdown = public_source(view.metadata).split("#", 1)[0].lower().endswith((".md", ".markdown"))
-    show = _markdown_lite if markdown else (lambda escaped: escaped)
     lo = hi = None
     if start is not None and end is not None and end > start:
         lo = min(max(start - view.origin, 0), len(text))
         hi = min(max(end - view.origin, 0), len(text))
     if lo is not None and hi is not None and hi > lo:
-        body = (f"{show(_esc(text[:lo]))}<mark id=\"cite\" aria-label=\"{LABELS['cited'][lang]}\">"
-                f"{show(_esc(text[lo:hi]))}</mark>{show(_esc(text[hi:]))}")
+        body = _body(text, lo, hi, markdown, LABELS["cited"][lang])
         skip = f'<p class="skip"><a href="#cite">{LABELS["to_cited"][lang]}</a></p>'
     else:
-        body, skip = show(_esc(text)), ""
+        body, skip = _body(text, None, None, markdown, ""), ""
     badge = f'<p><span class="badge">{LABELS["illustrative"][lang]}</span></p>' \
         if view.metadata.get("illustratif") else ""
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'

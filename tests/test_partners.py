@@ -321,9 +321,15 @@ def test_a_malformed_host_header_is_not_a_server_error(world, keys):
 def test_source_view_shows_markdown_headings_and_bold_not_markup():
     from assistant.sources import SourceView, render_source_page
 
-    text = "# Titre <b>x</b>\n\nLe **mécénat** aide. Un ** seul.\n## Suite"
-    page = render_source_page(SourceView("d1", text, 0, {"title": "T", "source": "/srv/c/fiche.md"}), 15, 30)
-    assert '<span class="h1">Titre &lt;b&gt;x&lt;/b&gt;</span>' in page and '<span class="h2">Suite</span>' in page
-    assert "<strong>mécénat</strong>" in page and "**" not in page and "/srv/" not in page
+    text = "# Titre <b>x</b>\n\nLe **mécénat** aide. Un ** seul.\n## Suite **forte**"
+    lo = text.index("écénat")
+    page = render_source_page(SourceView("d1", text, 0, {"title": "T", "source": "/srv/c/fiche.md"}), lo,
+                              lo + len("écénat** aide."))
+    body = page.split('<div class="doc">', 1)[1]
+    assert body.startswith('<span class="h1">Titre &lt;b&gt;x&lt;/b&gt;</span>')
+    # the highlight cuts the bold span: tags are closed and reopened around it, so they nest
+    assert '<strong>m</strong><mark id="cite" aria-label="Passage cité"><strong>écénat</strong> aide.</mark>' in body
+    assert '<span class="h2">Suite <strong>forte</strong></span>' in body
+    assert "**" not in page and "/srv/" not in page
     plain = render_source_page(SourceView("d2", text, 0, {"title": "T", "source": "/srv/c/page.txt"}), None, None)
     assert "# Titre" in plain and "Le **mécénat**" in plain  # other formats are shown as they are
