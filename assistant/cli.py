@@ -35,7 +35,8 @@ def _settings(args: argparse.Namespace) -> Any:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise CliError(f"configuration invalide : {first.get('msg')} ({'.'.join(map(str, first['loc']))})") from exc
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        raise CliError(f"configuration invalide : {message} ({'.'.join(map(str, first['loc']))})") from exc
 
 
 def _parse_filters(items: Sequence[str]) -> dict[str, Any]:

@@ -219,6 +219,7 @@ class Quotas:
         self.uri = storage_uri
         self._limiter = strategies.FixedWindowRateLimiter(self._storage)
         self._items: dict[tuple[int, str], Any] = {}
+        self._warned = -math.inf
 
     def _item(self, amount: int, per: str) -> Any:
         from limits import RateLimitItemPerDay, RateLimitItemPerMinute
@@ -240,7 +241,10 @@ class Quotas:
                     reset = self._limiter.get_window_stats(item, identity, per).reset_time
                     return max(1, math.ceil(reset - time.time()))
         except Exception as exc:  # noqa: BLE001 - a Redis outage must not become an outage of Sève
-            log.warning("rate limit storage unavailable (%s): request let through", exc)
+            now = time.monotonic()
+            if now - self._warned > 60:  # once a minute, not once per request
+                self._warned = now
+                log.warning("rate limit storage unavailable (%s): requests let through", exc)
         return 0
 
     def reset(self) -> None:
