@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from evals.serving import BIN, free_port, running, wait_http
+from evals.serving import BIN, free_port, running, stop, wait_http
 
-__all__ = ["BIN", "chroma_server", "free_port", "redis_server", "running", "wait_http"]
+__all__ = ["BIN", "CHROMIUM", "chroma_server", "chromium", "free_port", "redis_server", "running", "wait_http"]
+
+CHROMIUM = os.environ.get("SEVE_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags, Chromium keeps trying to reach Google's hosts on this closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def chromium(extra_args: tuple[str, ...] = ()) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Debian's Chromium (installed by `make test`) driven by Playwright: (browser, Playwright's devices)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"Chromium introuvable à {CHROMIUM} : lancez `make test` (il installe le paquet chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + list(extra_args))
+        try:
+            yield browser, p.devices
+        finally:
+            browser.close()
 
 
 @contextmanager
@@ -50,9 +72,5 @@ def redis_server(path: Path) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=10)
         log.close()

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, running
+from tests.servers import chromium, free_port, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 MINI = Path(__file__).parent / "data" / "mini"
-CHROMIUM = os.environ.get("SEVE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +27,8 @@ def server(converted_model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium introuvable à {CHROMIUM} : lancez `make test` (il installe le paquet chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as (b, _):
         yield b
-        b.close()
 
 
 def test_gradio_chat_answers_with_sources(server, browser, tmp_path):

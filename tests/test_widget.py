@@ -14,16 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, running
+from tests.servers import chromium, free_port, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parents[1]
 MINI = Path(__file__).parent / "data" / "mini"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = os.environ.get("SEVE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--host-resolver-rules=MAP partner.test 127.0.0.1, MAP other.test 127.0.0.1"]
 
 HOSTILE = """---
 title: "Fiche piégée <img src=x onerror=\\"window.__xss='titre'\\">"
@@ -105,15 +101,9 @@ def keys(seve, partner_site):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium introuvable à {CHROMIUM} : lancez `make test` (il installe le paquet chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        b.devices = p.devices
+    with chromium(("--host-resolver-rules=MAP partner.test 127.0.0.1, MAP other.test 127.0.0.1",)) as (b, devices):
+        b.devices = devices
         yield b
-        b.close()
 
 
 def partner_page(site, name: str, seve_url: str, key: str, *, extra: str = "", mode: str = "defer",
