@@ -14,13 +14,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
 
 from index.filters import matches
-from index.store import ScoredChunk
+from index.store import ScoredChunk, assemble
 from ingest.models import Chunk, content_hash, fold
 
 # Snowball's French stop list (folded), plus a few question words that carry no topic.
@@ -273,16 +273,7 @@ class LexicalIndex:
                                 "ORDER BY start", (doc_id, start - before, end + after)).fetchall()
         if not rows:
             return start, ""
-        origin = cursor = rows[0][1]
-        parts: list[str] = []
-        for text, lo, hi in rows:
-            if lo > cursor:
-                parts.append("\n" * (lo - cursor))  # the separator between chunks: a line break or two
-                cursor = lo
-            if hi > cursor:
-                parts.append(text[cursor - lo:])
-                cursor = hi
-        return origin, "".join(parts)
+        return assemble([_Span(text, lo, hi) for text, lo, hi in rows])
 
     def search(self, query: str, k: int, filters: Mapping[str, list[Any]] | None = None) -> list[ScoredChunk]:
         scores = self.scores(query)
@@ -314,6 +305,12 @@ class LexicalIndex:
             return None
         return ScoredChunk(chunk_id=chunk_id, doc_id=row[0], text=row[1], start=row[2], end=row[3], score=score,
                            metadata=json.loads(row[4]))
+
+
+class _Span(NamedTuple):
+    text: str
+    start: int
+    end: int
 
 
 def _trigrams(word: str) -> set[str]:

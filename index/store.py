@@ -142,7 +142,7 @@ class ChromaStore:
                                                  result["distances"][0], strict=True)]
 
 
-def assemble(chunks: Sequence[ScoredChunk]) -> tuple[int, str]:
+def assemble(chunks: Sequence[Any]) -> tuple[int, str]:
     """A document's text rebuilt from its chunks (sorted by start): (offset of the first chunk, text). Overlaps
     are merged and gaps between chunks become line breaks (what separates chunks), so offsets stay exact."""
     if not chunks:
