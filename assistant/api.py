@@ -243,8 +243,10 @@ def create_api(assistant_factory: Callable[[], Assistant], gate: Gate | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "assistant", None) is None:
             app.state.assistant = assistant_factory().warm_up()
+        app.state.assistant.watch()
         gate_of(app)
         yield
+        app.state.assistant.close()
 
     app = FastAPI(
         title="Sève API",

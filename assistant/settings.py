@@ -56,7 +56,12 @@ class Settings(BaseSettings):
     reranker: str | None = Field(default=None, description="Chemin ou nom d'un CrossEncoder local (défaut : aucun)")
     rerank_candidates: int = Field(default=20, ge=1, le=200)
     lang: Literal["fr", "en"] = "fr"
+    index_poll_seconds: float = Field(default=1.0, ge=0.1, le=3600, description="Intervalle (s) de la "
+                                      "vérification de version de l'index par un serveur (index vivant)")
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    encoder: Literal["onnx-int8", "torch"] = Field(
+        default="onnx-int8", description="Exécution du modèle par défaut : onnx-int8 (export int8 préparé par "
+                                         "seve prepare-model, sans torch) ou torch (sentence-transformers, fp32)")
     cors_origins: str = Field(default="", description="Sites (origines) autorisés à appeler l'API sans clé de "
                                                       "partenaire, séparés par des virgules ; * pour tous. "
                                                       "Les sites des clés (seve keys) s'y ajoutent")
@@ -143,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def uses_default_model(self) -> bool:
         return not self.embedding_model
+
+    @property
+    def uses_onnx(self) -> bool:
+        return self.uses_default_model and self.encoder == "onnx-int8"
 
     @property
     def embedding_model_ref(self) -> str:

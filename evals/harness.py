@@ -319,8 +319,18 @@ def build_systems(settings: Settings, corpus: Path, names: Sequence[str],
 
 def run_eval(gold: Path, corpus: Path, settings: Settings, names: Sequence[str],
              log: Callable[[str], None] = lambda _: None) -> EvalRun:
+    """`torch` is the default configuration with the fp32 torch encoder instead of the int8 ONNX one (its own
+    index: passages are encoded by it too)."""
     items = load_gold(gold)
-    systems, meta = build_systems(settings, corpus, names, log)
+    systems, meta = build_systems(settings, corpus, [n for n in names if n != "torch"], log) \
+        if any(n != "torch" for n in names) else ([], {})
+    if "torch" in names:
+        torch_settings = settings.model_copy(update={"encoder": "torch", "data_dir": settings.data_dir / "torch"})
+        extra, torch_meta = build_systems(torch_settings, corpus, ["default"], log)
+        extra[0].name = f"torch ({settings.retrieval_mode})"
+        systems += extra
+        meta = meta or torch_meta
+    meta["encoder"] = settings.encoder if settings.uses_default_model else "sentence-transformers"
     summaries, details = {}, {}
     for system in systems:
         started = time.perf_counter()

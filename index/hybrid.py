@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from index.lexical import LexicalIndex
-from index.store import ChromaStore, ScoredChunk
+from index.store import ChromaStore, ScoredChunk, stored_metadata
 from ingest.models import Chunk
 
 
@@ -20,15 +20,30 @@ class IndexWriter:
         self.lexical = lexical
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        self.vector.upsert(chunks, vectors)
-        self.lexical.upsert(chunks)
+        before = self.vector.version()
+        version = self.vector.upsert(chunks, vectors)
+        # the metadata as Chroma keeps it, so this copy and the ones synced from Chroma filter alike
+        self.lexical.upsert([Chunk(c.doc_id, c.text, c.start, c.end, stored_metadata(c.metadata)) for c in chunks])
+        self._mark(before, version)
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
-        self.vector.delete(chunk_ids)
+        before = self.vector.version()
+        version = self.vector.delete(chunk_ids)
         self.lexical.delete(chunk_ids)
+        self._mark(before, version)
+
+    def _mark(self, before: int, version: int) -> None:
+        """This copy reflects `version` only if it reflected the one before and no other writer came between;
+        otherwise the next sync (index.live) fetches what it lacks."""
+        if version == before + 1 and self.lexical.synced_version() == before:
+            self.lexical.set_synced_version(version)
 
     def set_document_count(self, count: int) -> None:
+        before = self.vector.version()
         self.vector.set_document_count(count)
+        after = self.vector.version()
+        if after != before:
+            self._mark(before, after)
 
     def known_sentences(self, texts: Sequence[str]) -> set[str]:
         return self.lexical.known_sentences(texts)
@@ -41,19 +56,6 @@ class IndexWriter:
         if self.lexical.sentence_count() or not self.lexical.count():
             return []
         return list(self.lexical.chunk_texts())
-
-
-def backfill_lexical(vector: ChromaStore, lexical: LexicalIndex, batch: int = 2000) -> int:
-    """Fill an empty lexical index from the chunks already in Chroma (an index built before it existed)."""
-    if lexical.count() or not vector.count():
-        return 0
-    added = 0
-    for offset in range(0, vector.count(), batch):
-        chunks = [Chunk(doc_id=h.doc_id, text=h.text, start=h.start, end=h.end, metadata=h.metadata)
-                  for h in vector.all_chunks(offset, batch)]
-        lexical.upsert(chunks)
-        added += len(chunks)
-    return added
 
 
 def rrf(rankings: Sequence[Sequence[ScoredChunk]], k: int = 60, weights: Sequence[float] | None = None,

@@ -89,6 +89,8 @@ class LexicalIndex:
         self._db.execute("CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id, start)")
         # sentence vectors computed by the ingest (content-addressed: a sentence is embedded once, ever)
         self._db.execute("CREATE TABLE IF NOT EXISTS sentences (key TEXT PRIMARY KEY, vector BLOB)")
+        # which version of the Chroma collection this copy reflects (index.live)
+        self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER)")
         self._lock = threading.Lock()
         self._built_version: int | None = None
         self._ids: list[str] = []
@@ -107,6 +109,17 @@ class LexicalIndex:
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
+
+    def synced_version(self) -> int | None:
+        """The Chroma index version this copy reflects; None if it never was synced."""
+        row = self._db.execute("SELECT value FROM state WHERE key='synced_version'").fetchone()
+        return int(row[0]) if row else None
+
+    def set_synced_version(self, version: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES ('synced_version', ?)", (version,))
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Any = None) -> None:
         rows = [(c.id, c.doc_id, c.text, c.start, c.end, json.dumps(c.metadata, ensure_ascii=False, default=str),

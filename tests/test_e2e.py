@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from assistant.factory import make_assistant, make_ingestor
 from assistant.settings import Settings
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.onnx_encoder import OnnxEmbedder
 
 pytestmark = pytest.mark.integration
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -24,7 +24,7 @@ def seeded(tmp_path_factory, real_embedder):
     return settings
 
 
-def real_embedder_dir(embedder: SentenceTransformerEmbedder) -> Path:
+def real_embedder_dir(embedder: OnnxEmbedder) -> Path:
     return Path(embedder.name).parent
 
 

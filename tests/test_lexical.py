@@ -1,5 +1,6 @@
 from index.filters import normalize_filters
-from index.hybrid import backfill_lexical, rrf
+from index.hybrid import rrf
+from index.live import sync_lexical
 from index.lexical import LexicalIndex, analyze
 from index.store import ScoredChunk
 from ingest.models import Chunk
@@ -42,8 +43,9 @@ def test_backfill_from_chroma(tmp_path):
     chunks = [chunk("Les fondations financent des alliances."), chunk("Le mécénat de compétences.")]
     store.upsert(chunks, embedder.embed_passages([c.text for c in chunks]))
     lexical = LexicalIndex(tmp_path / "lex.sqlite")
-    assert backfill_lexical(store, lexical) == 2 and lexical.count() == 2
-    assert backfill_lexical(store, lexical) == 0
+    first = sync_lexical(store, lexical)
+    assert (first.added, first.full) == (2, True) and lexical.count() == 2
+    assert sync_lexical(store, lexical).changed is False
     assert lexical.search("fondations", 1)[0].chunk_id == chunks[0].id
 
 
