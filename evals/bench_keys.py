@@ -101,7 +101,7 @@ def request(client: httpx.Client, route: str, question: str, headers: dict[str, 
 def served(tmp: Path, corpus: list[Path], requests: int) -> tuple[dict[str, dict[str, float]], int]:
     base = Settings()
     settings = base.model_copy(update={"data_dir": tmp / "index", "models_dir": base.resolved_models_dir})
-    report = make_ingestor(settings, make_embedder(base).warm_up()).ingest(corpus)
+    report = make_ingestor(settings, make_embedder(base, "passage").warm_up()).ingest(corpus)
     key = KeyStore((tmp / "index") / "partners.sqlite3").create(
         "Banc d'essai", [ORIGIN], per_minute=10**9, per_day=10**9).key
     questions = [json.loads(x)["question"] for x in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines() if x]

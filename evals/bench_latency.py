@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from assistant.factory import make_embedder, make_ingestor
+from assistant.factory import make_embedders, make_ingestor
 from assistant.settings import Settings
 from evals.calibrate_refusal import DEFAULT_CORPUS, HERE
 from evals.serving import free_port, wait_http
@@ -57,11 +57,11 @@ def main() -> None:
     args = parser.parse_args()
     questions = [json.loads(x)["question"] for x in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines() if x]
     base = Settings()
-    embedder = make_embedder(base).warm_up()
+    passages, embedder = make_embedders(base)
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "models_dir": base.resolved_models_dir})
-        report = make_ingestor(settings, embedder).ingest(args.corpus)
+        report = make_ingestor(settings, passages).ingest(args.corpus)
         port = free_port()
         env = {**os.environ, "SEVE_DATA_DIR": tmp, "SEVE_MODELS_DIR": str(base.resolved_models_dir)}
         proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port),

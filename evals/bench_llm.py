@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.citations import coverage, figures, names
-from assistant.factory import make_assistant, make_embedder, make_generator, make_ingestor
+from assistant.factory import make_assistant, make_embedders, make_generator, make_ingestor
 from assistant.models import Answer
 from assistant.settings import Settings
 from evals.harness import DEFAULT_CORPUS, DEFAULT_GOLD, GoldItem, load_gold, normalize
@@ -86,8 +86,8 @@ def main() -> None:
     args = parser.parse_args()
 
     base = Settings(data_dir=Path(args.data_dir), models_dir=Settings().resolved_models_dir)
-    embedder = make_embedder(base).warm_up()
-    make_ingestor(base, embedder).ingest([Path(args.corpus)])
+    passages, embedder = make_embedders(base)
+    make_ingestor(base, passages).ingest([Path(args.corpus)])
     extractive = make_assistant(base, embedder).warm_up()
     llm_settings = base.model_copy(update={"answer_mode": "llm"})
     generative = make_assistant(llm_settings, embedder).warm_up()

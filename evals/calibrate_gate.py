@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.factory import make_assistant, make_embedder, make_ingestor
+from assistant.factory import make_assistant, make_embedders, make_ingestor
 from assistant.gate import FEATURES, GATE_FILE, GateModel, Signals
 from assistant.settings import Settings
 from evals.harness import ROOT, SETS, GoldItem, load_gold
@@ -64,8 +64,8 @@ def _items(path: Path) -> list[GoldItem]:
 def collect(set_name: str, settings: Settings) -> tuple[list[list[float]], list[int], list[str]]:
     gold, corpus = {**SETS, **CALIBRATION}[set_name]
     set_settings = settings.model_copy(update={"data_dir": settings.data_dir / set_name})
-    embedder = make_embedder(set_settings).warm_up()
-    make_ingestor(set_settings, embedder).ingest([corpus])
+    passages, embedder = make_embedders(set_settings)
+    make_ingestor(set_settings, passages).ingest([corpus])
     assistant = make_assistant(set_settings, embedder)
     recorder = RecordingGate()
     assistant.gate = recorder

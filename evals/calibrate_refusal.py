@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.factory import make_assistant, make_embedder, make_ingestor
+from assistant.factory import make_assistant, make_embedders, make_ingestor
 from assistant.settings import Settings
 
 HERE = Path(__file__).parent
@@ -54,8 +54,8 @@ def main() -> None:
     base = Settings()
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "models_dir": base.resolved_models_dir})
-        embedder = make_embedder(settings)
-        report = make_ingestor(settings, embedder).ingest(args.corpus)
+        passages, embedder = make_embedders(settings)
+        report = make_ingestor(settings, passages).ingest(args.corpus)
         assistant = make_assistant(settings, embedder)
         questions = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line]
         scored = []

@@ -287,9 +287,10 @@ class EvalRun:
 
 def build_systems(settings: Settings, corpus: Path, names: Sequence[str],
                   log: Callable[[str], None]) -> tuple[list[System], dict[str, Any]]:
-    embedder = make_embedder(settings).warm_up()
+    passages = make_embedder(settings, "passage").warm_up()
+    embedder = passages if settings.encoder == settings.passage_encoder else make_embedder(settings).warm_up()
     started = time.perf_counter()
-    report = make_ingestor(settings, embedder).ingest([corpus])
+    report = make_ingestor(settings, passages).ingest([corpus])
     log(f"index: {report.documents} documents, {report.chunks_added} passages ajoutés, "
         f"{report.unchanged} inchangés ({time.perf_counter() - started:.1f} s)")
     if report.errors:
@@ -325,12 +326,14 @@ def run_eval(gold: Path, corpus: Path, settings: Settings, names: Sequence[str],
     systems, meta = build_systems(settings, corpus, [n for n in names if n != "torch"], log) \
         if any(n != "torch" for n in names) else ([], {})
     if "torch" in names:
-        torch_settings = settings.model_copy(update={"encoder": "torch", "data_dir": settings.data_dir / "torch"})
+        torch_settings = settings.model_copy(update={"encoder": "torch", "passage_encoder": "torch",
+                                                     "data_dir": settings.data_dir / "torch"})
         extra, torch_meta = build_systems(torch_settings, corpus, ["default"], log)
         extra[0].name = f"torch ({settings.retrieval_mode})"
         systems += extra
         meta = meta or torch_meta
-    meta["encoder"] = settings.encoder if settings.uses_default_model else "sentence-transformers"
+    meta["encoder"] = f"questions {settings.encoder}, passages {settings.passage_encoder}" \
+        if settings.uses_default_model else "sentence-transformers"
     summaries, details = {}, {}
     for system in systems:
         started = time.perf_counter()

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.factory import make_assistant, make_embedder, make_ingestor
+from assistant.factory import make_assistant, make_embedders, make_ingestor
 from assistant.settings import Settings
 
 CASES = [
@@ -58,8 +58,8 @@ def main() -> None:
                                               f"# Cas illustratif {i}\n\n{text}\n", encoding="utf-8")
         settings = Settings(data_dir=Path(tmp) / "data", models_dir=Settings().resolved_models_dir,
                             answer_mode=args.mode)
-        embedder = make_embedder(settings).warm_up()
-        make_ingestor(settings, embedder).ingest([root])
+        passages, embedder = make_embedders(settings)
+        make_ingestor(settings, passages).ingest([root])
         assistant = make_assistant(settings, embedder).warm_up()
         rows = []
         for _, question, payload in CASES:

@@ -11,7 +11,7 @@ import itertools
 import json
 from pathlib import Path
 
-from assistant.factory import make_assistant, make_embedder, make_ingestor
+from assistant.factory import make_assistant, make_embedders, make_ingestor
 from assistant.settings import Settings
 from evals.harness import DEFAULT_CORPUS, DEFAULT_GOLD, HERE, doc_key, load_gold, relevant_doc
 from index.hybrid import rrf
@@ -39,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     base = Settings()
     settings = base.model_copy(update={"data_dir": base.data_dir / "eval", "models_dir": base.resolved_models_dir})
-    embedder = make_embedder(settings).warm_up()
-    make_ingestor(settings, embedder).ingest([args.corpus])
+    passages, embedder = make_embedders(settings)
+    make_ingestor(settings, passages).ingest([args.corpus])
     assistant = make_assistant(settings, embedder)
     items = [i for i in load_gold(args.gold) if i.answerable]
     dense, lexical = [], []

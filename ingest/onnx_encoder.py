@@ -136,21 +136,18 @@ class OnnxEmbedder:
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        counter = Tokenizer.from_str(tokenizer.to_str())
-        counter.no_truncation()
-        counter.no_padding()
         limit = _max_tokens(self.model_dir)
         tokenizer.enable_truncation(limit)
         pad = tokenizer.token_to_id("<pad>")
         tokenizer.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
-        self._tokenizer, self._counter, self._max = tokenizer, counter, limit
+        self._tokenizer, self._max = tokenizer, limit
         config = self.model_dir / "config_sentence_transformers.json"
         self._prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts", {}) if config.is_file() else {}
-        self._dim = int(json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"])
 
     @property
     def dim(self) -> int:
-        self.warm_up()
+        if not self._dim:  # from the config: no need to load the model for it
+            self._dim = int(json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         return self._dim
 
     @property
@@ -161,9 +158,9 @@ class OnnxEmbedder:
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         self.warm_up()
         if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self._prompts.get(prompt, "")
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # similar lengths together: less padding per batch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for i in range(0, len(order), self.batch_size):
@@ -185,7 +182,17 @@ class OnnxEmbedder:
         return self._encode(texts, "query")
 
     def count_tokens(self, text: str) -> int:
+        """Tokens the model reads for text (no specials, never truncated: a private copy of the tokenizer,
+        made on first use — only the ingest counts)."""
         self.warm_up()
+        with self._lock:
+            if self._counter is None:
+                from tokenizers import Tokenizer
+
+                counter = Tokenizer.from_str(self._tokenizer.to_str())
+                counter.no_truncation()
+                counter.no_padding()
+                self._counter = counter
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
 

@@ -1,7 +1,7 @@
 from index.filters import normalize_filters
 from index.hybrid import rrf
-from index.live import sync_lexical
 from index.lexical import LexicalIndex, analyze
+from index.live import sync_lexical
 from index.store import ScoredChunk
 from ingest.models import Chunk
 from tests.fakes import CountingEmbedder, make_store
