@@ -140,6 +140,8 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder
         self.store = store
+        if lexical is not None:  # dense hits take their texts from the synced local copy
+            store.local = lexical
         mode = settings.retrieval_mode if lexical is not None else "dense"
         self.retriever = Retriever(store, embedder, lexical, mode=mode, reranker=reranker)
         self.scorer = SentenceScorer(embedder, store=lexical)
@@ -232,7 +234,7 @@ class Assistant:
         self._check(message, lang)
         normalize_filters(filters)  # a bad filter is the user's first problem to hear about
         self._fresh()
-        if self.store.count() == 0:
+        if not self.watcher.chunks and self.store.count() == 0:  # counted at the last version check
             raise NotReady(t("empty_index", lang), code="empty_index")
         return self._events(message, list(history), filters, lang, detect_filters)
 

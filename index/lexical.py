@@ -311,6 +311,17 @@ class LexicalIndex:
                     docs[doc_id] = meta
             return docs
 
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, ScoredChunk]:
+        """The chunks of this copy with these ids (score 0), in one query."""
+        out: dict[str, ScoredChunk] = {}
+        for i in range(0, len(ids), 500):
+            part = list(ids[i:i + 500])
+            rows = self._db.execute("SELECT id, doc_id, text, start, end_, metadata FROM chunks WHERE id IN "
+                                    f"({','.join('?' * len(part))})", part).fetchall()
+            out.update({r[0]: ScoredChunk(chunk_id=r[0], doc_id=r[1], text=r[2], start=r[3], end=r[4], score=0.0,
+                                          metadata=json.loads(r[5])) for r in rows})
+        return out
+
     def _load(self, chunk_id: str, score: float) -> ScoredChunk | None:
         row = self._db.execute("SELECT doc_id, text, start, end_, metadata FROM chunks WHERE id=?",
                                (chunk_id,)).fetchone()

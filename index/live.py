@@ -95,6 +95,7 @@ class IndexWatcher:
         self.interval = interval
         self.on_change = on_change
         self.seen: int | None = None
+        self.chunks = 0  # the collection's size at the last check
         self.last_error: str | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -113,11 +114,13 @@ class IndexWatcher:
             version = self.store.version()
             if version == self.seen:
                 return SyncReport(version)
+            self.chunks = self.store.count()
             first = self.seen is None
             if not first:
                 self.store.refresh()
             report = sync_lexical(self.store, self.lexical) if self.lexical is not None else SyncReport(version)
             self.seen = version
+            self.chunks = self.store.count()
             self.last_error = None
             if not first and self.on_change is not None:
                 self.on_change(report)
