@@ -231,7 +231,8 @@ GOALS = {20000: (20, 50), 100000: (40, 80)}
 
 def table(ingest: list[dict], serving: list[dict]) -> str:
     lines = ["## Ingest (1,200 generated examples)", "",
-             "| passage encoder | chunks | s | chunks/s | plain encoding chunks/s | ratio |", "|---|---|---|---|---|---|"]
+             "| passage encoder | chunks | s | chunks/s | plain encoding chunks/s | ratio |",
+             "|---|---|---|---|---|---|"]
     for r in ingest:
         lines.append(f"| {r['encoder']} | {r['chunks']} | {r['seconds']} | {r['chunks_per_s']} | "
                      f"{r['plain_encoding_chunks_per_s']} | {r['ratio_to_plain']} |")
