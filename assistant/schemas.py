@@ -80,6 +80,9 @@ class HealthResponse(BaseModel):
     embedding_model: str
     answer_mode: str
     llm_backend: str | None = Field(default=None, description="local, openai-compatible, ou null (extractif)")
+    index_version: int | None = Field(default=None, description="version de l'index que ce processus sert "
+                                                                "(augmente à chaque écriture, tout processus confondu)")
+    encoder: str | None = Field(default=None, description="encodeur des questions : onnx-int8 ou torch")
 
 
 class ErrorResponse(BaseModel):

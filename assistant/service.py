@@ -169,6 +169,7 @@ class Assistant:
 
     def warm_up(self) -> Assistant:
         self.embedder.embed_queries(["échauffement"])
+        self.catalogue.known_values()  # builds the lexical index now, not on the first question
         if self.retriever.reranker is not None:
             self.retriever.reranker.warm_up()  # type: ignore[attr-defined]
         warm = getattr(self.generator, "warm_up", None)
@@ -188,6 +189,8 @@ class Assistant:
             "embedding_model": self.settings.embedding_model_label,
             "answer_mode": self.settings.answer_mode,
             "llm_backend": getattr(self.generator, "name", None),
+            "index_version": self.watcher.seen,
+            "encoder": self.settings.encoder if self.settings.uses_default_model else "sentence-transformers",
         }
 
     def document(self, doc_id: str) -> SourceView | None:
@@ -418,4 +421,5 @@ class Assistant:
         lexical = self.retriever.lexical
         docs = lexical.documents(filters) if lexical is not None else {}
         ordered = sorted(docs.items(), key=lambda p: (-int(p[1].get("annee") or 0), str(p[1].get("title"))))
-        return [example_card_from_metadata(doc_id, meta) for doc_id, meta in ordered[:k]]
+        full = lexical.full_metadata([doc_id for doc_id, _ in ordered[:k]]) if lexical is not None else {}
+        return [example_card_from_metadata(doc_id, full.get(doc_id, meta)) for doc_id, meta in ordered[:k]]

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 import threading
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import sparse
 
-from index.filters import matches
+from index.filters import FILTER_KEYS
 from index.store import ScoredChunk, assemble
 from ingest.models import Chunk, content_hash, fold
 
@@ -76,6 +79,16 @@ def analyze(text: str) -> list[str]:
     return terms
 
 
+# metadata keys that filters read (index.filters): the only ones with posting lists
+_FILTERED = frozenset(k for k, kind in FILTER_KEYS.items() if kind not in ("min", "max", "all"))
+# what stays in memory per chunk (filters, facets, the title); the rest is read from SQLite when needed
+_KEPT = _FILTERED | {"title"}
+
+
+def _slim(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metadata.items() if k in _KEPT}
+
+
 class LexicalIndex:
     """BM25 (k1, b) over the chunks of one collection, persisted in SQLite."""
 
@@ -102,6 +115,9 @@ class LexicalIndex:
         self._df = np.zeros(0)
         self._grams: dict[str, list[int]] = {}
         self._terms: list[str] = []
+        self._postings: dict[tuple[str, str, Any], np.ndarray] = {}
+        self._years = np.zeros(0, dtype=np.int64)
+        self._row: dict[str, int] = {}
 
     def version(self) -> int:
         """Changes whenever the table changes, from this connection or another process's."""
@@ -137,35 +153,61 @@ class LexicalIndex:
         return None
 
     def _build(self) -> None:
-        rows = self._db.execute("SELECT id, terms, metadata, doc_id FROM chunks ORDER BY id").fetchall()
+        """The BM25 matrix, read row by row (no copy of the whole table in memory); chunks of one document share
+        one metadata dict (parsed once per distinct metadata)."""
         vocab: dict[str, int] = {}
-        indptr, indices, data = [0], [], []
-        lengths = np.zeros(len(rows))
-        for row_index, (_, terms, _, _) in enumerate(rows):
+        indptr, indices, data, lengths = [0], array("i"), array("f"), array("f")
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        docs: list[str] = []
+        parsed: dict[str, dict[str, Any]] = {}
+        postings: dict[tuple[str, str, Any], list[int]] = {}
+        for chunk_id, terms, meta, doc_id in self._db.execute(
+                "SELECT id, terms, metadata, doc_id FROM chunks ORDER BY id"):
             counts: dict[int, int] = {}
             words = terms.split()
-            lengths[row_index] = len(words)
+            lengths.append(len(words))
             for w in words:
                 j = vocab.setdefault(w, len(vocab))
                 counts[j] = counts.get(j, 0) + 1
             indices.extend(counts)
             data.extend(counts.values())
             indptr.append(len(indices))
-        tf = sparse.csr_matrix((np.array(data, dtype=np.float32), indices, indptr), shape=(len(rows), len(vocab)))
-        avg = lengths.mean() if len(rows) else 1.0
+            ids.append(chunk_id)
+            metas.append(parsed.get(meta) or parsed.setdefault(meta, _slim(json.loads(meta))))
+            docs.append(sys.intern(doc_id))
+            for key, value in metas[-1].items():
+                if key not in _FILTERED:
+                    continue
+                if isinstance(value, list):
+                    for v in value:
+                        if isinstance(v, (str, int)):
+                            postings.setdefault(("in", key, v), []).append(len(ids) - 1)
+                elif isinstance(value, (str, int)) and not isinstance(value, bool):
+                    postings.setdefault(("eq", key, value), []).append(len(ids) - 1)
+        n = len(ids)
+        length = np.frombuffer(lengths, dtype=np.float32) if n else np.zeros(0, dtype=np.float32)
+        tf = sparse.csr_matrix((np.frombuffer(data, dtype=np.float32) if n else np.zeros(0, np.float32),
+                                np.frombuffer(indices, dtype=np.int32) if n else np.zeros(0, np.int32),
+                                np.array(indptr, dtype=np.int64)), shape=(n, len(vocab)))
+        avg = float(length.mean()) if n else 1.0
         df = np.bincount(tf.indices, minlength=len(vocab)) if len(vocab) else np.zeros(0)
-        self._idf = np.log(1 + (len(rows) - df + 0.5) / (df + 0.5))
+        self._idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
         self._df = df
         self._terms = list(vocab)
         self._grams = {}
-        norm = self.k1 * (1 - self.b + self.b * lengths / avg)
+        norm = (self.k1 * (1 - self.b + self.b * length / avg)).astype(np.float32)
         tf = tf.tocoo()
-        weights = tf.data * (self.k1 + 1) / (tf.data + norm[tf.row])
+        weights = (tf.data * (self.k1 + 1) / (tf.data + norm[tf.row])).astype(np.float32)
         self._matrix = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
-        self._ids = [r[0] for r in rows]
-        self._meta = [json.loads(r[2]) for r in rows]
-        self._docs = [r[3] for r in rows]
+        self._ids = ids
+        self._meta = metas
+        self._docs = docs
         self._vocab = vocab
+        self._postings = {k: np.array(v, dtype=np.int32) for k, v in postings.items()}
+        self._years = np.array([m["annee"] if isinstance(m.get("annee"), int) and not isinstance(m.get("annee"), bool)
+                                else np.iinfo(np.int32).min for m in metas], dtype=np.int64)
+        self._row = {cid: i for i, cid in enumerate(ids)}
 
     def _ensure_built(self) -> None:
         version = self.version()
@@ -175,13 +217,16 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         with self._lock:
-            self._ensure_built()
-            columns = [self._vocab[t] for t in self._known_terms(analyze(query))]
-            if not columns or self._matrix is None:
-                return np.zeros(len(self._ids))
-            # a term repeated in the query counts once per occurrence, as in classic BM25
-            idf = self._idf[columns]
-            return np.asarray(self._matrix[:, columns] @ idf).ravel()
+            return self._scores(query)
+
+    def _scores(self, query: str) -> np.ndarray:
+        self._ensure_built()
+        columns = [self._vocab[t] for t in self._known_terms(analyze(query))]
+        if not columns or self._matrix is None:
+            return np.zeros(len(self._ids), dtype=np.float32)
+        # a term repeated in the query counts once per occurrence, as in classic BM25
+        idf = self._idf[columns]
+        return np.asarray(self._matrix[:, columns] @ idf).ravel()
 
     def _known_terms(self, terms: list[str]) -> list[str]:
         """The query's terms that the index holds; an unknown word is read as the closest known one
@@ -288,27 +333,84 @@ class LexicalIndex:
             return start, ""
         return assemble([_Span(text, lo, hi) for text, lo, hi in rows])
 
+    def _rows(self, kind: str, key: str, values: Sequence[Any]) -> np.ndarray:
+        mask = np.zeros(len(self._ids), dtype=bool)
+        for value in values:
+            rows = self._postings.get((kind, key, value))
+            if rows is not None:
+                mask[rows] = True
+        return mask
+
+    def _mask(self, filters: Mapping[str, list[Any]]) -> np.ndarray:
+        """Rows that match the filters: `index.filters.matches`, computed on posting lists (no loop over rows)."""
+        mask = np.ones(len(self._ids), dtype=bool)
+        for key, values in filters.items():
+            kind = FILTER_KEYS[key]
+            if kind == "min":
+                mask &= self._years >= values[0]
+            elif kind == "max":
+                mask &= (self._years <= values[0]) & (self._years != np.iinfo(np.int32).min)
+            elif kind == "list":
+                mask &= self._rows("in", key, values)
+            elif kind == "all":
+                for value in values:
+                    mask &= self._rows("in", "acteurs", [value])
+            else:
+                mask &= self._rows("eq", key, values)
+        return mask
+
+    def matching(self, filters: Mapping[str, list[Any]]) -> tuple[list[str], int]:
+        """(ids of the chunks that match the filters, number of chunks in the index)."""
+        with self._lock:
+            self._ensure_built()
+            rows = np.flatnonzero(self._mask(filters))
+            return [self._ids[i] for i in rows], len(self._ids)
+
+    def contains(self, filters: Mapping[str, list[Any]]) -> Any:
+        """A test `chunk_id -> bool` for the filters (over this copy)."""
+        with self._lock:
+            self._ensure_built()
+            mask, row = self._mask(filters), self._row
+        return lambda chunk_id: (i := row.get(chunk_id)) is not None and bool(mask[i])
+
     def search(self, query: str, k: int, filters: Mapping[str, list[Any]] | None = None) -> list[ScoredChunk]:
-        scores = self.scores(query)
-        hits: list[ScoredChunk] = []
-        for index in np.argsort(-scores, kind="stable"):
-            if scores[index] <= 0 or len(hits) >= k:
-                break
-            if filters and not matches(self._meta[index], filters):
-                continue
-            hit = self._load(self._ids[index], float(scores[index]))
-            if hit is not None:
-                hits.append(hit)
-        return hits
+        with self._lock:
+            scores = self._scores(query)
+            if filters and len(scores):
+                scores = np.where(self._mask(filters), scores, 0.0)
+            ids = self._ids
+        positive = int(np.count_nonzero(scores > 0))
+        if not positive or k <= 0:
+            return []
+        top = min(k, positive)
+        best = np.argpartition(-scores, top - 1)[:top] if top < len(scores) else np.arange(len(scores))
+        best = best[np.lexsort((best, -scores[best]))]  # by score, then by row: the stable order of before
+        best = [i for i in best if scores[i] > 0]
+        found = self.chunks_by_id([ids[i] for i in best])
+        return [replace(found[ids[i]], score=float(scores[i])) for i in best if ids[i] in found]
+
+    def full_metadata(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Every metadata field of these documents (documents() keeps only filters, facets and the title)."""
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(doc_ids), 500):
+            part = list(doc_ids[i:i + 500])
+            rows = self._db.execute("SELECT doc_id, metadata FROM chunks WHERE doc_id IN "
+                                    f"({','.join('?' * len(part))}) ORDER BY doc_id, start", part).fetchall()
+            for doc_id, meta in rows:
+                if doc_id not in out:
+                    out[doc_id] = json.loads(meta)
+        return out
 
     def documents(self, filters: Mapping[str, list[Any]] | None = None) -> dict[str, dict[str, Any]]:
-        """Metadata of every document (one entry per doc id) whose chunks match the filters."""
+        """Metadata of every document (one entry per doc id) whose chunks match the filters: the fields that
+        filters and facets read, and the title (full_metadata() has the rest)."""
         with self._lock:
             self._ensure_built()
             docs: dict[str, dict[str, Any]] = {}
-            for doc_id, meta in zip(self._docs, self._meta, strict=True):
-                if doc_id not in docs and (not filters or matches(meta, filters)):
-                    docs[doc_id] = meta
+            rows = np.flatnonzero(self._mask(filters)) if filters else range(len(self._ids))
+            for i in rows:
+                if self._docs[i] not in docs:
+                    docs[self._docs[i]] = self._meta[i]
             return docs
 
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, ScoredChunk]:
@@ -321,14 +423,6 @@ class LexicalIndex:
             out.update({r[0]: ScoredChunk(chunk_id=r[0], doc_id=r[1], text=r[2], start=r[3], end=r[4], score=0.0,
                                           metadata=json.loads(r[5])) for r in rows})
         return out
-
-    def _load(self, chunk_id: str, score: float) -> ScoredChunk | None:
-        row = self._db.execute("SELECT doc_id, text, start, end_, metadata FROM chunks WHERE id=?",
-                               (chunk_id,)).fetchone()
-        if row is None:
-            return None
-        return ScoredChunk(chunk_id=chunk_id, doc_id=row[0], text=row[1], start=row[2], end=row[3], score=score,
-                           metadata=json.loads(row[4]))
 
 
 class _Span(NamedTuple):

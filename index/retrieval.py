@@ -99,7 +99,7 @@ class Retriever:
             return Retrieval(hits, gate[0].score if gate else -1.0)
         depth = max(k, self.fusion.depth) if mode == "hybrid" else k
         with _timed(timings, "vector"):
-            dense = sorted(self.store.query(vector, depth, to_where(filters)), key=lambda h: -h.score)
+            dense = sorted(self._dense(vector, depth, filters), key=lambda h: -h.score)
         best = dense[0].score if dense else -1.0
         if mode == "dense":
             return Retrieval(dense[:k], best)
@@ -110,6 +110,30 @@ class Retriever:
             fused = rrf([dense, lexical], k=self.fusion.k,
                         weights=[self.fusion.dense_weight, self.fusion.lexical_weight], limit=k)
         return Retrieval(fused, best)
+
+
+    def _dense(self, vector: np.ndarray, k: int, filters: dict[str, list[Any]]) -> list[ScoredChunk]:
+        """Dense hits under the filters. Chroma's `where` reads the metadata of every chunk (60 to 270 ms at
+        100,000 chunks); with the lexical copy, the matching chunks are known from its posting lists: when they
+        are many, an unfiltered query a little deeper is filtered here; when they are few, Chroma searches
+        among their ids only."""
+        if not filters or self.lexical is None or not hasattr(self.store, "local"):
+            return self.store.query(vector, k, to_where(filters))
+        ids, total = self.lexical.matching(filters)
+        if not ids:
+            return []
+        share = len(ids) / max(total, 1)
+        if share >= WIDE_FILTER_SHARE:
+            wanted = min(total, int(k / share * 2) + 10)
+            keep = self.lexical.contains(filters)
+            hits = [h for h in self.store.query(vector, wanted) if keep(h.chunk_id)]
+            if len(hits) >= k or wanted >= total:
+                return hits[:k]
+        return self.store.query(vector, k, ids=ids)  # type: ignore[call-arg]
+
+
+# Above this share of the index matching the filters, a deeper unfiltered query is filtered afterwards.
+WIDE_FILTER_SHARE = 0.2
 
 
 @contextmanager

@@ -207,15 +207,19 @@ class ChromaStore:
         return ScoredChunk(chunk_id=chunk_id, doc_id=str(meta.pop("doc_id", "")), text=text or "",
                            start=int(meta.pop("start", 0)), end=int(meta.pop("end", 0)), score=score, metadata=meta)
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]:
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None,
+              ids: Sequence[str] | None = None) -> list[ScoredChunk]:
         """The k nearest chunks. With a local copy (`self.local`, the synced lexical index), Chroma returns only
         ids and distances and the texts come from the copy: 1 ms instead of 5 at 50 hits, and less traffic
         to a Chroma server. Chunks the copy lacks yet are fetched from Chroma."""
         if k <= 0:
             return []
         include = ["distances"] if self.local is not None else ["documents", "metadatas", "distances"]
+        if ids is not None and not ids:
+            return []
         result = self._collection.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
-                                        where=where or None, include=include)
+                                        where=where or None, ids=list(ids) if ids is not None else None,
+                                        include=include)
         ids, distances = result["ids"][0], result["distances"][0]
         if self.local is None:
             return [self._hit(cid, text, meta, 1.0 - float(dist))

@@ -146,3 +146,36 @@ def test_a_running_assistant_answers_about_documents_ingested_after_it_started(t
         assert any(c.chunk.metadata.get("title") == "Réemploi à Valenciennes" for c in answer.citations)
     finally:
         assistant.close()
+
+
+def test_filter_masks_match_the_python_semantics_and_dense_filtering_agrees_with_chroma(tmp_path):
+    """The posting-list masks (lexical copy) select exactly what index.filters.matches selects, and dense search
+    under filters (ids or post-filtering) returns what Chroma's own `where` returns."""
+    import itertools
+
+    from evals.generate_examples import write as write_examples
+    from index.filters import matches, normalize_filters, to_where
+    from index.retrieval import Retriever
+
+    write_examples(tmp_path / "ex" / "exemples.jsonl", 60, seed=3)
+    ing = make_ingestor(tmp_path / "d")
+    ing.ingest([tmp_path / "ex", MINI])
+    store, lexical = ing.store.vector, ing.store.lexical
+    metas = {h.chunk_id: h.metadata for h in store.chunks(store.ids())}
+    cases = [{"region": "Bretagne"}, {"acteurs": ["fondation", "académique"]}, {"acteurs_tous": ["association",
+             "fondation"]}, {"annee_min": 2015}, {"annee_max": 2012}, {"annee": 2020}, {"doc_type": "exemple"},
+             {"domaine": "Sport", "acteurs": "entreprise"}, {"region": "Atlantide"}]
+    cases += [{**a, **b} for a, b in itertools.combinations(cases[:4], 2)]
+    emb = ing.embedder
+    retriever = Retriever(store, emb, lexical, mode="dense")
+    store.local = lexical
+    for raw in cases:
+        flt = normalize_filters(raw)
+        expected = {cid for cid, meta in metas.items() if matches(meta, flt)}
+        ids, total = lexical.matching(flt)
+        assert set(ids) == expected and total == len(metas), raw
+        vector = emb.embed_queries(["alliance entre association et fondation pour les jeunes"])[0]
+        k = 8
+        mine = [h.chunk_id for h in retriever._dense(vector, k, flt)]
+        theirs = [h.chunk_id for h in store.query(vector, k, to_where(flt))] if expected else []
+        assert mine == theirs, raw

@@ -71,6 +71,7 @@ def test_embedded_server_sees_a_separate_ingest_without_restart(converted_model_
         print(f"visible {seen_after:.2f} s after the ingest ended")
         health = httpx.get(url + "/api/health", timeout=30).json()
         assert health["documents"] == before["documents"] + 1 and health["chunks"] > before["chunks"]
+        assert health["index_version"] > before["index_version"] and health["encoder"] == "onnx-int8"
         # and a removal is seen too
         (corpus / "valenciennes.md").unlink()
         ingest(env, corpus)
