@@ -189,11 +189,19 @@ async def _load(url: str, qs: list[str], clients: int, seconds: float) -> dict:
             "load_p95": round(percentile(latencies, 95), 1) if latencies else None}
 
 
-def bench_serving(data: Path, size: int, args: argparse.Namespace, log) -> dict:
+def bench_serving(data: Path, size: int, args: argparse.Namespace, log, chroma_url: str | None = None) -> dict:
+    """One `seve serve` on the index in `data` (embedded), or on a `chroma run` serving it (client/server: the
+    API process has its own data dir with a synced lexical copy; the vector index lives in the Chroma server)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SEVE_DATA_DIR": str(data), "SEVE_MODELS_DIR": str(Settings().resolved_models_dir.resolve())}
-    log_file = open(BENCH / f"serve-{size}.log", "wb")
+    if chroma_url:
+        api_dir = BENCH / f"api-{size}"
+        shutil.rmtree(api_dir, ignore_errors=True)
+        api_dir.mkdir(parents=True)
+        shutil.copy(data / "lexical-seve.sqlite", api_dir / "lexical-seve.sqlite")  # a synced copy, as after a run
+        env.update({"SEVE_DATA_DIR": str(api_dir), "SEVE_CHROMA_URL": chroma_url})
+    log_file = open(BENCH / f"serve-{size}{'-cs' if chroma_url else ''}.log", "wb")
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--log-level",
                              "warning"], env=env, stdout=log_file, stderr=subprocess.STDOUT)
@@ -205,7 +213,8 @@ def bench_serving(data: Path, size: int, args: argparse.Namespace, log) -> dict:
         with httpx.Client(timeout=60) as client:
             for q in qs[:10]:  # warm-up
                 client.post(url + "/api/chat", json={"message": q})
-            row = {"size": size, "chunks": health["chunks"], "startup_s": round(startup, 1),
+            row = {"size": size, "mode": "client/server" if chroma_url else "embedded", "chunks": health["chunks"],
+                   "startup_s": round(startup, 1),
                    "rss_after_start_mib": round(_rss(proc.pid)), **_sequential(client, url, qs, args.requests)}
         row.update(asyncio.run(_load(url, qs, args.clients, args.load_seconds)))
         row["peak_rss_mib"] = round(peak_rss_mib(proc.pid))
@@ -237,12 +246,14 @@ def table(ingest: list[dict], serving: list[dict]) -> str:
         lines.append(f"| {r['encoder']} | {r['chunks']} | {r['seconds']} | {r['chunks_per_s']} | "
                      f"{r['plain_encoding_chunks_per_s']} | {r['ratio_to_plain']} |")
     lines += ["", "## Serving (`seve serve`, int8 question encoder)", "",
-              "| chunks | search p50 / p95 ms | chat p50 / p95 ms | goal p50 search / chat | clients | req/s | "
-              "errors | load p50 / p95 ms | RSS start / peak MiB | start s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| chunks | Chroma | search p50 / p95 ms | chat p50 / p95 ms | goal p50 search / chat | clients | "
+              "req/s | errors | load p50 / p95 ms | `seve serve` RSS start / peak MiB | start s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in serving:
         goal = GOALS.get(r["size"])
-        lines.append(f"| {r['chunks']} | {r['search_p50']} / {r['search_p95']} | {r['chat_p50']} / {r['chat_p95']} | "
+        server = f" (server {r['chroma_server_peak_rss_mib']} MiB)" if "chroma_server_peak_rss_mib" in r else ""
+        lines.append(f"| {r['chunks']} | {r['mode']}{server} | {r['search_p50']} / {r['search_p95']} | "
+                     f"{r['chat_p50']} / {r['chat_p95']} | "
                      f"{f'≤ {goal[0]} / ≤ {goal[1]}' if goal else '—'} | {r['clients']} | {r['req_per_s']} | "
                      f"{r['errors']} | {r['load_p50']} / {r['load_p95']} | {r['rss_after_start_mib']} / "
                      f"{r['peak_rss_mib']} | {r['startup_s']} |")
@@ -257,6 +268,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="sequential requests per endpoint and size")
     parser.add_argument("--encoders", default="torch,onnx-int8", help="passage encoders for the ingest part")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--embedded-only", action="store_true", help="no client/server run")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     BENCH.mkdir(parents=True, exist_ok=True)
@@ -267,8 +279,21 @@ def main() -> None:
     base = Settings(data_dir=BENCH, models_dir=Settings().resolved_models_dir.resolve())
     ingest = [] if args.skip_ingest else [bench_ingest(base, e.strip(), log) for e in args.encoders.split(",")]
     serving = []
-    for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    for size in sizes:
         serving.append(bench_serving(build_index(base, size, log), size, args, log))
+    if sizes and not args.embedded_only:  # the largest index again, its vectors in a `chroma run` server
+        data = build_index(base, sizes[-1], log)
+        chroma = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(data / "chroma"),
+                                   "--host", "127.0.0.1", "--port", str(port := free_port())],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", chroma, timeout=300)
+            row = bench_serving(data, sizes[-1], args, log, chroma_url=f"http://127.0.0.1:{port}")
+            row["chroma_server_peak_rss_mib"] = round(peak_rss_mib(chroma.pid))
+            serving.append(row)
+        finally:
+            stop(chroma)
     text = (f"# Scale benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)\n\n"
             f"`python -m evals.bench_scale` — see the module's docstring for what is measured.\n\n"
             + table(ingest, serving) + "\n")
