@@ -85,8 +85,19 @@ _FILTERED = frozenset(k for k, kind in FILTER_KEYS.items() if kind not in ("min"
 _KEPT = _FILTERED | {"title"}
 
 
-def _slim(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metadata.items() if k in _KEPT}
+def _slim(metadata: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
+    """The kept fields, with equal values shared between chunks (one « Bretagne », one [association, fondation]
+    list): at 100,000 chunks this is the difference between 140 and 30 MB. Never mutate them."""
+    out = {}
+    for key, value in metadata.items():
+        if key not in _KEPT:
+            continue
+        if isinstance(value, str):
+            value = shared.setdefault(value, value)
+        elif isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            value = shared.setdefault(("list", *value), [shared.setdefault(v, v) for v in value])
+        out[shared.setdefault(key, key)] = value
+    return out
 
 
 class LexicalIndex:
@@ -161,6 +172,7 @@ class LexicalIndex:
         metas: list[dict[str, Any]] = []
         docs: list[str] = []
         parsed: dict[str, dict[str, Any]] = {}
+        shared: dict[Any, Any] = {}
         postings: dict[tuple[str, str, Any], list[int]] = {}
         for chunk_id, terms, meta, doc_id in self._db.execute(
                 "SELECT id, terms, metadata, doc_id FROM chunks ORDER BY id"):
@@ -174,7 +186,7 @@ class LexicalIndex:
             data.extend(counts.values())
             indptr.append(len(indices))
             ids.append(chunk_id)
-            metas.append(parsed.get(meta) or parsed.setdefault(meta, _slim(json.loads(meta))))
+            metas.append(parsed.get(meta) or parsed.setdefault(meta, _slim(json.loads(meta), shared)))
             docs.append(sys.intern(doc_id))
             for key, value in metas[-1].items():
                 if key not in _FILTERED:
@@ -187,19 +199,22 @@ class LexicalIndex:
                     postings.setdefault(("eq", key, value), []).append(len(ids) - 1)
         n = len(ids)
         length = np.frombuffer(lengths, dtype=np.float32) if n else np.zeros(0, dtype=np.float32)
-        tf = sparse.csr_matrix((np.frombuffer(data, dtype=np.float32) if n else np.zeros(0, np.float32),
-                                np.frombuffer(indices, dtype=np.int32) if n else np.zeros(0, np.int32),
-                                np.array(indptr, dtype=np.int64)), shape=(n, len(vocab)))
+        counts_by_row = np.frombuffer(data, dtype=np.float32) if n else np.zeros(0, np.float32)
+        columns = np.frombuffer(indices, dtype=np.int32) if n else np.zeros(0, np.int32)
+        pointers = np.array(indptr, dtype=np.int64)
+        del data, indices, indptr
         avg = float(length.mean()) if n else 1.0
-        df = np.bincount(tf.indices, minlength=len(vocab)) if len(vocab) else np.zeros(0)
+        df = np.bincount(columns, minlength=len(vocab)) if len(vocab) else np.zeros(0)
         self._idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
         self._df = df
         self._terms = list(vocab)
         self._grams = {}
+        # BM25 term weights computed in place on the CSR arrays, then one conversion to columns
         norm = (self.k1 * (1 - self.b + self.b * length / avg)).astype(np.float32)
-        tf = tf.tocoo()
-        weights = (tf.data * (self.k1 + 1) / (tf.data + norm[tf.row])).astype(np.float32)
-        self._matrix = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
+        weights = counts_by_row * (self.k1 + 1)
+        weights /= counts_by_row + np.repeat(norm, np.diff(pointers))
+        self._matrix = sparse.csr_matrix((weights, columns, pointers), shape=(n, len(vocab))).tocsc()
+        del weights, columns, pointers, counts_by_row
         self._ids = ids
         self._meta = metas
         self._docs = docs
@@ -208,6 +223,7 @@ class LexicalIndex:
         self._years = np.array([m["annee"] if isinstance(m.get("annee"), int) and not isinstance(m.get("annee"), bool)
                                 else np.iinfo(np.int32).min for m in metas], dtype=np.int64)
         self._row = {cid: i for i, cid in enumerate(ids)}
+        _release_free_memory()
 
     def _ensure_built(self) -> None:
         version = self.version()
@@ -429,6 +445,16 @@ class _Span(NamedTuple):
     text: str
     start: int
     end: int
+
+
+def _release_free_memory() -> None:
+    """Give the memory a rebuild freed back to the system (glibc keeps it otherwise: ~120 MB at 100k chunks)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _trigrams(word: str) -> set[str]:
