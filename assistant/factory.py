@@ -44,8 +44,10 @@ def make_embedder(settings: Settings, role: str = "query") -> Embedder:
     if settings.uses_default_model and settings.encoder_for(role) == "onnx-int8":
         from ingest.onnx_encoder import OnnxEmbedder
 
+        # questions and the sentences answers quote: one text per run, so a vector never depends on its batch
+        # (int8 activations are scaled per batch) and every process computes the same one
         return OnnxEmbedder(settings.default_model_path, name=settings.embedding_model_ref,
-                            batch_size=settings.embed_batch_size)
+                            batch_size=1 if role == "query" else settings.embed_batch_size)
     return SentenceTransformerEmbedder(settings.embedding_model_ref, batch_size=settings.embed_batch_size)
 
 
@@ -81,7 +83,9 @@ def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Inges
     writer = IndexWriter(store, make_lexical(settings, store))
     manifest = Manifest(settings.data_dir / f"manifest-{settings.collection}.sqlite")
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
-    return Ingestor(chunker, embedder, writer, manifest)
+    sentences = make_embedder(settings, "query") if settings.uses_default_model \
+        and settings.encoder != settings.passage_encoder else None
+    return Ingestor(chunker, embedder, writer, manifest, sentence_embedder=sentences)
 
 
 def make_generator(settings: Settings) -> Generator | None:

@@ -7,7 +7,9 @@ and refuses vectors from another model instead of silently mixing spaces.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,18 @@ def reopen_embedded(data_dir: Path) -> Any:
     return make_client(data_dir)
 
 
+def embedded_system(client: Any) -> Any:
+    """The system behind an embedded client if no other client of this process uses it (Chroma counts them);
+    None otherwise (tests and evals that share one), or for an HTTP client. Read it before a reopening."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    identifier = getattr(client, "_identifier", None)
+    # chromadb 1.5 counts 2 per client (the client and its admin client)
+    if identifier is None or SharedSystemClient._identifier_to_refcount.get(identifier, 0) > 2:
+        return None
+    return SharedSystemClient._identifier_to_system.get(identifier)
+
+
 class ChromaStore:
     """The collection is the source of truth. Its metadata carries `index_version`, raised by every write
     (`upsert`, `delete`); each chunk carries the version that wrote it (`seq`), so a derived index can fetch
@@ -102,6 +116,9 @@ class ChromaStore:
             metadata={"embedding_model": embedding_model, "dim": dim, "documents": 0},
             embedding_function=None,
         )
+        self._generation = 0
+        self._in_use: dict[int, int] = {}
+        self._cond = threading.Condition()
         meta = self._collection.metadata or {}
         if meta.get("embedding_model") not in (None, embedding_model) or meta.get("dim") not in (None, dim):
             raise StoreError(
@@ -117,7 +134,7 @@ class ChromaStore:
         seq = self.version() + 1
         for i in range(0, len(chunks), 1000):
             part = chunks[i:i + 1000]
-            self._collection.upsert(
+            self._call("upsert",
                 ids=[c.id for c in part],
                 embeddings=np.asarray(vectors[i:i + 1000], dtype=np.float32),
                 documents=[c.text for c in part],
@@ -127,46 +144,79 @@ class ChromaStore:
 
     def delete(self, chunk_ids: Sequence[str]) -> int:
         for i in range(0, len(chunk_ids), 1000):
-            self._collection.delete(ids=list(chunk_ids[i:i + 1000]))
+            self._call("delete", ids=list(chunk_ids[i:i + 1000]))
         return self._publish(self.version() + 1)
 
     def _metadata(self) -> dict[str, Any]:
         """The collection's metadata as the database holds it now (a handle's copy goes stale when another
         process writes)."""
-        return dict(self._client.get_collection(self.name).metadata or {})
+        return dict(self._call("get_collection", self.name, on_client=True).metadata or {})
 
     def _publish(self, version: int, **extra: Any) -> int:
         meta = self._metadata()
         version = max(version, int(meta.get(VERSION_KEY, 0)) + 1)
         meta.update({VERSION_KEY: version, **extra})
-        self._collection.modify(metadata=meta)
+        self._call("modify", metadata=meta)
         return version
 
     def version(self) -> int:
         """The index version: raised by every write, from any process."""
         return int(self._metadata().get(VERSION_KEY, 0))
 
+    @contextmanager
+    def _handle(self) -> Iterator[tuple[Any, Any]]:
+        """(collection, client) of the current generation, counted as in use until the block ends."""
+        with self._cond:
+            generation, collection, client = self._generation, self._collection, self._client
+            self._in_use[generation] = self._in_use.get(generation, 0) + 1
+        try:
+            yield collection, client
+        finally:
+            with self._cond:
+                self._in_use[generation] -= 1
+                if not self._in_use[generation]:
+                    del self._in_use[generation]
+                    self._cond.notify_all()
+
+    def _call(self, method: str, *args: Any, on_client: bool = False, **kwargs: Any) -> Any:
+        with self._handle() as (collection, client):
+            return getattr(client if on_client else collection, method)(*args, **kwargs)
+
     def refresh(self) -> None:
         """See writes made by other processes: a fresh handle (its metadata) and, in embedded mode, a reopened
-        client (its in-memory vector index only knows what this process wrote)."""
-        if self._reopen is not None:
-            self._client = self._reopen()
-        self._collection = self._client.get_collection(self.name)
+        client (its in-memory vector index only knows what this process wrote). The old embedded client is
+        closed once the calls that use it have ended: otherwise each reopening would keep a copy of the vector
+        index in memory."""
+        if self._reopen is None:
+            collection = self._client.get_collection(self.name)
+            with self._cond:
+                self._collection = collection
+            return
+        old_system = embedded_system(self._client)
+        client = self._reopen()
+        collection = client.get_collection(self.name)
+        with self._cond:
+            old = self._generation
+            self._client, self._collection, self._generation = client, collection, old + 1
+            self._cond.wait_for(lambda: old not in self._in_use, timeout=120)
+        if old_system is not None:
+            old_system.stop()
 
     def set_document_count(self, count: int) -> None:
         if self._metadata().get("documents") != count:
             self._publish(0, documents=count)
 
     def document_count(self) -> int:
-        return int((self._collection.metadata or {}).get("documents", 0))
+        with self._handle() as (collection, _):
+            return int((collection.metadata or {}).get("documents", 0))
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return int(self._call("count", ))
 
     def ids(self, batch: int = 20000) -> list[str]:
         """Every chunk id in the collection."""
         out: list[str] = []
-        while part := self._collection.get(offset=len(out), limit=batch, include=[])["ids"]:
+        while part := self._call("get", offset=len(out), limit=batch, include=[])["ids"]:
             out.extend(part)
             if len(part) < batch:
                 break
@@ -176,7 +226,7 @@ class ChromaStore:
         """The stored chunks with these ids (those that exist), score 0."""
         out: list[ScoredChunk] = []
         for i in range(0, len(ids), 1000):
-            result = self._collection.get(ids=list(ids[i:i + 1000]), include=["documents", "metadatas"])
+            result = self._call("get", ids=list(ids[i:i + 1000]), include=["documents", "metadatas"])
             out.extend(self._hit(cid, text, meta, 0.0) for cid, text, meta in
                        zip(result["ids"], result["documents"], result["metadatas"], strict=True))
         return out
@@ -185,7 +235,7 @@ class ChromaStore:
         """Chunks written by versions after `version`, in pages."""
         offset = 0
         while True:
-            result = self._collection.get(where={SEQ_KEY: {"$gt": version}}, offset=offset, limit=batch,
+            result = self._call("get", where={SEQ_KEY: {"$gt": version}}, offset=offset, limit=batch,
                                           include=["documents", "metadatas"])
             if not result["ids"]:
                 return
@@ -195,7 +245,7 @@ class ChromaStore:
 
     def document(self, doc_id: str) -> list[ScoredChunk]:
         """Every stored chunk of one document, in reading order (empty if the document is unknown)."""
-        result = self._collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        result = self._call("get", where={"doc_id": doc_id}, include=["documents", "metadatas"])
         hits = [self._hit(cid, text, meta, 0.0)
                 for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
         return sorted(hits, key=lambda h: (h.start, h.end))
@@ -217,7 +267,7 @@ class ChromaStore:
         include = ["distances"] if self.local is not None else ["documents", "metadatas", "distances"]
         if ids is not None and not ids:
             return []
-        result = self._collection.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
+        result = self._call("query", query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
                                         where=where or None, ids=list(ids) if ids is not None else None,
                                         include=include)
         ids, distances = result["ids"][0], result["distances"][0]

@@ -98,6 +98,7 @@ def export_int8(model_dir: Path, *, force: bool = False) -> Path:
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise ExportError(f"export ONNX impossible : {exc}") from exc
+    latin_tokenizer(model_dir)  # the question tokenizer's lighter half, written once
     return int8_path(model_dir)
 
 
@@ -111,7 +112,11 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.threads = threads
         self._session: Any = None
-        self._tokenizer: Any = None
+        self._latin: Any = None  # the tokenizer restricted to Latin-script pieces (latin_tokenizer)
+        self._latin_ids: Any = None
+        self._full: Any = None  # the whole tokenizer, loaded on the first text that needs it
+        self._pad = 1
+        self._max = MAX_TOKENS
         self._counter: Any = None
         self._prompts: dict[str, str] = {}
         self._dim = 0
@@ -125,7 +130,6 @@ class OnnxEmbedder:
 
     def _load(self) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         path = int8_path(self.model_dir)
         if not path.is_file():
@@ -135,12 +139,11 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        limit = _max_tokens(self.model_dir)
-        tokenizer.enable_truncation(limit)
-        pad = tokenizer.token_to_id("<pad>")
-        tokenizer.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
-        self._tokenizer, self._max = tokenizer, limit
+        self._max = _max_tokens(self.model_dir)
+        latin, ids = latin_tokenizer(self.model_dir)
+        latin.enable_truncation(self._max)
+        self._latin, self._latin_ids = latin, ids
+        self._pad = int(self._latin_ids[latin.token_to_id("<pad>")]) if latin.token_to_id("<pad>") is not None else 0
         config = self.model_dir / "config_sentence_transformers.json"
         self._prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts", {}) if config.is_file() else {}
 
@@ -165,15 +168,45 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for i in range(0, len(order), self.batch_size):
             part = order[i:i + self.batch_size]
-            encodings = self._tokenizer.encode_batch([prefix + texts[j] for j in part])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            rows = self._token_ids([prefix + texts[j] for j in part])
+            width = max(len(r) for r in rows)
+            ids = np.full((len(rows), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, row in enumerate(rows):
+                ids[r, :len(row)] = row
+                mask[r, :len(row)] = 1
             hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             out[part] = pooled
         return out
+
+    def _token_ids(self, texts: list[str]) -> list[np.ndarray]:
+        """The model's token ids for each text (with <s> and </s>, truncated): by the Latin tokenizer when the
+        normalized text has only Latin-script characters (the same ids, proven by the tests), else by the
+        whole tokenizer."""
+        normalizer = self._latin.normalizer
+        rows: list[np.ndarray | None] = [None] * len(texts)
+        latin = [i for i, t in enumerate(texts) if _is_latin(normalizer.normalize_str(t))]
+        for i, encoding in zip(latin, self._latin.encode_batch([texts[i] for i in latin]), strict=True):
+            rows[i] = self._latin_ids[np.asarray(encoding.ids, dtype=np.int64)]
+        others = [i for i in range(len(texts)) if rows[i] is None]
+        if others:
+            full = self._whole_tokenizer()
+            for i, encoding in zip(others, full.encode_batch([texts[i] for i in others]), strict=True):
+                rows[i] = np.asarray(encoding.ids, dtype=np.int64)
+        return rows  # type: ignore[return-value]
+
+    def _whole_tokenizer(self) -> Any:
+        with self._lock:
+            if self._full is None:
+                from tokenizers import Tokenizer
+
+                full = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+                full.enable_truncation(self._max)
+                self._full = full
+        return self._full
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, "passage")
@@ -182,18 +215,61 @@ class OnnxEmbedder:
         return self._encode(texts, "query")
 
     def count_tokens(self, text: str) -> int:
-        """Tokens the model reads for text (no specials, never truncated: a private copy of the tokenizer,
-        made on first use — only the ingest counts)."""
+        """Tokens the model reads for text (no specials, never truncated: the whole tokenizer, loaded on first
+        use — only the ingest counts)."""
         self.warm_up()
         with self._lock:
             if self._counter is None:
                 from tokenizers import Tokenizer
 
-                counter = Tokenizer.from_str(self._tokenizer.to_str())
+                counter = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
                 counter.no_truncation()
                 counter.no_padding()
                 self._counter = counter
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+
+LATIN_FILE = "tokenizer-latin.json"
+LATIN_IDS_FILE = "tokenizer-latin-ids.npy"
+
+
+def _latin_char(c: str) -> bool:
+    o = ord(c)
+    return o < 0x250 or 0x2000 <= o <= 0x20CF or o == 0x2581  # Latin scripts, punctuation, currencies, ▁
+
+
+def _is_latin(text: str) -> bool:
+    return text.isascii() or all(_latin_char(c) for c in text)
+
+
+def latin_tokenizer(model_dir: Path) -> tuple[Any, np.ndarray]:
+    """The tokenizer restricted to the pieces made only of Latin-script characters (110,000 of 250,002), and the
+    model id of each of its ids. It needs 100 MB instead of 283. For a text whose normalized form has only such
+    characters, Viterbi over the whole vocabulary can only use these pieces: the ids are the same. Written once
+    beside the ONNX export."""
+    from tokenizers import Tokenizer
+
+    folder = Path(model_dir) / ONNX_DIR
+    path, ids_path = folder / LATIN_FILE, folder / LATIN_IDS_FILE
+    if not (path.is_file() and ids_path.is_file()):
+        spec = json.loads((Path(model_dir) / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab = spec["model"]["vocab"]
+        kept = [i for i, (piece, _) in enumerate(vocab) if all(_latin_char(c) for c in piece)]
+        new_id = {old: new for new, old in enumerate(kept)}
+        spec["model"]["vocab"] = [vocab[i] for i in kept]
+        spec["model"]["unk_id"] = new_id[spec["model"]["unk_id"]]
+        for token in spec.get("added_tokens", []):
+            token["id"] = new_id[token["id"]]
+        for special in (spec.get("post_processor") or {}).get("special_tokens", {}).values():
+            special["ids"] = [new_id[i] for i in special["ids"]]
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        with open(ids_path.with_suffix(".tmp"), "wb") as handle:
+            np.save(handle, np.asarray(kept, dtype=np.int64))
+        os.replace(ids_path.with_suffix(".tmp"), ids_path)
+        os.replace(tmp, path)
+    return Tokenizer.from_file(str(path)), np.load(ids_path)
 
 
 def _max_tokens(model_dir: Path) -> int:

@@ -65,7 +65,9 @@ class Ingestor:
     """Keeps a chunk store in sync with folders of documents."""
 
     def __init__(self, chunker: Chunker, embedder: Embedder, store: ChunkStore, manifest: Manifest,
-                 *, batch_chunks: int = 256) -> None:
+                 *, batch_chunks: int = 256, sentence_embedder: Embedder | None = None) -> None:
+        # sentence vectors are read at answer time against question vectors: the serving encoder makes them
+        self.sentence_embedder = sentence_embedder
         self.chunker = chunker
         self.embedder = embedder
         self.store = store
@@ -147,7 +149,7 @@ class Ingestor:
         fresh = [t for t in texts if t not in self.store.known_sentences(texts)]
         for i in range(0, len(fresh), 512):
             part = fresh[i:i + 512]
-            self.store.upsert_sentences(part, self.embedder.embed_passages(part))
+            self.store.upsert_sentences(part, (self.sentence_embedder or self.embedder).embed_passages(part))
 
     def _hash(self, doc: SourceDocument) -> str:
         """The document's content and metadata, and how it is chunked (the collection pins the model)."""

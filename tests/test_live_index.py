@@ -179,3 +179,44 @@ def test_filter_masks_match_the_python_semantics_and_dense_filtering_agrees_with
         mine = [h.chunk_id for h in retriever._dense(vector, k, flt)]
         theirs = [h.chunk_id for h in store.query(vector, k, to_where(flt))] if expected else []
         assert mine == theirs, raw
+
+
+def test_reopening_while_queries_run_loses_none_and_closes_the_old_index(tmp_path):
+    """The watcher reopens the embedded vector index while requests query it: no query fails, and the old
+    client's system is stopped once its queries end (else every reopening kept a copy of the index in memory)."""
+    import threading
+
+    from index.store import embedded_system
+
+    emb = HashEmbedder()
+    folder = tmp_path / "data"
+    store = ChromaStore(reopen_embedded(folder), "seve", emb.name, emb.dim, reopen=lambda: reopen_embedded(folder))
+    chunks = [chunk(f"Passage numéro {i} sur les alliances locales et le mécénat.", f"d{i}") for i in range(40)]
+    write(store, chunks, emb)
+    vector = emb.embed_queries(["alliances locales mécénat"])[0]
+    errors, done = [], threading.Event()
+
+    def ask() -> None:
+        while not done.is_set():
+            try:
+                assert len(store.query(vector, 5)) == 5
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    from chromadb.api.rust import RustBindingsAPI
+
+    stopped = []
+    for _ in range(8):
+        old = embedded_system(store._client)
+        assert old is not None  # this store is the only client of its system
+        api = old.instance(RustBindingsAPI)
+        store.refresh()
+        stopped.append(not hasattr(api, "bindings"))  # RustBindingsAPI.stop() drops its bindings
+    done.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(stopped)

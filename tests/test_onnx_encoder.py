@@ -83,3 +83,27 @@ def test_answering_with_the_default_encoder_never_imports_torch(converted_model_
             "print(r.grounded, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "False", "False"]
+
+
+def test_the_latin_tokenizer_gives_the_ids_of_the_whole_one(real_embedder, converted_model_dir):
+    """Questions are tokenized by the tokenizer restricted to Latin-script pieces (100 MB instead of 283) when
+    their normalized text allows it, by the whole one otherwise: the ids are always those of tokenizer.json."""
+    import random
+
+    from tokenizers import Tokenizer
+
+    from ingest.onnx_encoder import LATIN_FILE, _is_latin
+
+    assert (converted_model_dir / ONNX_DIR / LATIN_FILE).is_file()
+    whole = Tokenizer.from_file(str(converted_model_dir / "tokenizer.json"))
+    whole.enable_truncation(512)
+    rng = random.Random(0)
+    alphabet = [chr(c) for c in list(range(0x20, 0x250)) + list(range(0x2000, 0x20D0))]
+    texts = QUESTIONS + PASSAGES + ["query: " + q for q in QUESTIONS] + [
+        "  deux  espaces", "½ µ ﬁ", "Œuvre « citée » – 3 € …", "\u0000x\u200b", "", "Привет, мир", "日本語のテキスト",
+        "Un emoji 👍 au milieu", "Ǆ ǅ ǆ ẞ ß", " ".join(PASSAGES) * 20]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 50))) for _ in range(2000)]
+    rows = real_embedder._token_ids(texts)
+    routed = sum(_is_latin(real_embedder._latin.normalizer.normalize_str(t)) for t in texts)
+    assert 0 < routed < len(texts)  # both paths are exercised
+    assert [list(r) for r in rows] == [whole.encode(t).ids for t in texts]
