@@ -77,14 +77,17 @@ def make_lexical(settings: Settings, store: ChromaStore) -> LexicalIndex:
     return lexical
 
 
-def make_ingestor(settings: Settings, embedder: Embedder | None = None) -> Ingestor:
+def make_ingestor(settings: Settings, embedder: Embedder | None = None,
+                  sentence_embedder: Embedder | None = None) -> Ingestor:
+    """`embedder` encodes passages; `sentence_embedder` (the serving encoder, made here if not given) the
+    sentences answers quote."""
     embedder = embedder or make_embedder(settings, "passage")
     store = make_store(settings, embedder)
     writer = IndexWriter(store, make_lexical(settings, store))
     manifest = Manifest(settings.data_dir / f"manifest-{settings.collection}.sqlite")
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
-    sentences = make_embedder(settings, "query") if settings.uses_default_model \
-        and settings.encoder != settings.passage_encoder else None
+    sentences = sentence_embedder or (make_embedder(settings, "query") if settings.uses_default_model
+                                      and settings.encoder != settings.passage_encoder else None)
     return Ingestor(chunker, embedder, writer, manifest, sentence_embedder=sentences)
 
 

@@ -164,7 +164,7 @@ class Assistant:
         self.watcher.stop()
 
     def _fresh(self) -> None:
-        if self.watcher._thread is None:  # no background watcher: check here, at most once per interval
+        if not self.watcher.running:  # no background watcher: check here, at most once per interval
             self.watcher.check()
 
     def warm_up(self) -> Assistant:

@@ -61,7 +61,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "models_dir": base.resolved_models_dir})
-        report = make_ingestor(settings, passages).ingest(args.corpus)
+        report = make_ingestor(settings, passages, embedder).ingest(args.corpus)
         port = free_port()
         env = {**os.environ, "SEVE_DATA_DIR": tmp, "SEVE_MODELS_DIR": str(base.resolved_models_dir)}
         proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port),

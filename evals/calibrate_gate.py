@@ -65,7 +65,7 @@ def collect(set_name: str, settings: Settings) -> tuple[list[list[float]], list[
     gold, corpus = {**SETS, **CALIBRATION}[set_name]
     set_settings = settings.model_copy(update={"data_dir": settings.data_dir / set_name})
     passages, embedder = make_embedders(set_settings)
-    make_ingestor(set_settings, passages).ingest([corpus])
+    make_ingestor(set_settings, passages, embedder).ingest([corpus])
     assistant = make_assistant(set_settings, embedder)
     recorder = RecordingGate()
     assistant.gate = recorder

@@ -290,7 +290,7 @@ def build_systems(settings: Settings, corpus: Path, names: Sequence[str],
     passages = make_embedder(settings, "passage").warm_up()
     embedder = passages if settings.encoder == settings.passage_encoder else make_embedder(settings).warm_up()
     started = time.perf_counter()
-    report = make_ingestor(settings, passages).ingest([corpus])
+    report = make_ingestor(settings, passages, embedder).ingest([corpus])
     log(f"index: {report.documents} documents, {report.chunks_added} passages ajoutés, "
         f"{report.unchanged} inchangés ({time.perf_counter() - started:.1f} s)")
     if report.errors:

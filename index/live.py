@@ -131,6 +131,11 @@ class IndexWatcher:
         finally:
             self._lock.release()
 
+    @property
+    def running(self) -> bool:
+        """Whether the background thread checks (then requests need not)."""
+        return self._thread is not None
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
