@@ -87,7 +87,7 @@ def main() -> None:
 
     base = Settings(data_dir=Path(args.data_dir), models_dir=Settings().resolved_models_dir)
     passages, embedder = make_embedders(base)
-    make_ingestor(base, passages).ingest([Path(args.corpus)])
+    make_ingestor(base, passages, embedder).ingest([Path(args.corpus)])
     extractive = make_assistant(base, embedder).warm_up()
     llm_settings = base.model_copy(update={"answer_mode": "llm"})
     generative = make_assistant(llm_settings, embedder).warm_up()

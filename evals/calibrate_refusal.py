@@ -55,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "models_dir": base.resolved_models_dir})
         passages, embedder = make_embedders(settings)
-        report = make_ingestor(settings, passages).ingest(args.corpus)
+        report = make_ingestor(settings, passages, embedder).ingest(args.corpus)
         assistant = make_assistant(settings, embedder)
         questions = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line]
         scored = []

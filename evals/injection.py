@@ -59,7 +59,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp) / "data", models_dir=Settings().resolved_models_dir,
                             answer_mode=args.mode)
         passages, embedder = make_embedders(settings)
-        make_ingestor(settings, passages).ingest([root])
+        make_ingestor(settings, passages, embedder).ingest([root])
         assistant = make_assistant(settings, embedder).warm_up()
         rows = []
         for _, question, payload in CASES:

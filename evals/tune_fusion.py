@@ -40,7 +40,7 @@ def main() -> None:
     base = Settings()
     settings = base.model_copy(update={"data_dir": base.data_dir / "eval", "models_dir": base.resolved_models_dir})
     passages, embedder = make_embedders(settings)
-    make_ingestor(settings, passages).ingest([args.corpus])
+    make_ingestor(settings, passages, embedder).ingest([args.corpus])
     assistant = make_assistant(settings, embedder)
     items = [i for i in load_gold(args.gold) if i.answerable]
     dense, lexical = [], []
