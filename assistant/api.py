@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.deps import AssistantDep, LangDep, base_url, check_partner, gate_of
 from assistant.errors import SeveError, as_seve_error
-from assistant.i18n import pick_lang, t
+from assistant.i18n import pick_lang, t, validation_text
 from assistant.partners import Gate, PartnerError
 from assistant.schemas import (
     ChatRequest,
@@ -46,9 +46,16 @@ GATE_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "Quota dépassé ; l'en-tête Retry-After donne l'attente en secondes"},
 }
 
-router = APIRouter(prefix="/api")
+# Every error is `{"error", "message"}` in the asked language (not FastAPI's default `{"detail": ...}`).
+INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Corps de requête qui n'est pas du JSON valide"},
+    422: {"model": ErrorResponse, "description": "Requête invalide : champ manquant ou mal typé, question vide ou "
+                                                 "trop longue, filtre ou région inconnus"},
+    503: {"model": ErrorResponse, "description": "Index vide ou indisponible"},
+}
+router = APIRouter(prefix="/api", responses={503: INPUT_ERRORS[503]})
 # The routes that answer questions: behind the partner gate (key, origin, quotas).
-answering = APIRouter(prefix="/api", dependencies=[Depends(check_partner)], responses=GATE_ERRORS)
+answering = APIRouter(prefix="/api", dependencies=[Depends(check_partner)], responses={**GATE_ERRORS, **INPUT_ERRORS})
 pages = APIRouter()
 
 
@@ -60,7 +67,7 @@ def health(assistant: AssistantDep) -> dict[str, Any]:
 @answering.post("/chat", response_model=ChatResponse)
 def chat(request: Request, body: ChatRequest, assistant: AssistantDep, lang: LangDep) -> ChatResponse:
     """The finished answer: the same events as /api/chat/stream, collected."""
-    lang = body.lang or lang
+    lang = request.state.lang = body.lang or lang
     return chat_response(assistant.chat(body.message, body.history, body.filters, lang=lang,
                                         detect_filters=body.detect_filters), base_url(request), lang)
 
@@ -75,7 +82,7 @@ async def chat_stream(request: Request, body: ChatRequest, assistant: AssistantD
                       lang: LangDep) -> StreamingResponse:
     """Server-sent events as the answer is produced. Bad input is an HTTP error before the stream starts;
     an error once it has started is an `error` event (`{"error", "message"}`), never a broken connection."""
-    lang = body.lang or lang
+    lang = request.state.lang = body.lang or lang
     produced = await run_in_threadpool(assistant.stream, body.message, body.history, body.filters, lang,
                                        body.detect_filters)
     base = base_url(request)
@@ -151,18 +158,32 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _validation_message(exc: RequestValidationError, lang: str) -> tuple[str, str]:
+    """The request's validation errors in the user's language (pydantic's own messages are English only)."""
     errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
+    if any(e.get("type") in ("json_invalid", "json_type") for e in errors):
         return "invalid_json", t("invalid_json", lang)
-    details = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'corps'} : {e.get('msg', '')}" for e in errors[:5])
-    return "invalid_request", t("invalid_request", lang, details=details)
+    parts = []
+    for e in errors[:5]:
+        loc = [str(p) for p in e.get("loc", ())]
+        where = ".".join(loc[1:]) if len(loc) > 1 else t("body", lang)
+        if loc and loc[0] in ("query", "header", "path") and len(loc) > 1:
+            where = loc[1]
+        parts.append(f"{where} : {validation_text(str(e.get('type')), lang, e.get('ctx'))}")
+    return "invalid_request", t("invalid_request", lang, details="; ".join(parts))
+
+
+def lang_of(request: Request) -> str:
+    """The language of an error: the one the route read (body `lang` included), else `lang` or Accept-Language."""
+    chosen = getattr(request.state, "lang", None)
+    if chosen in ("fr", "en"):
+        return chosen
+    try:
+        return pick_lang(request.query_params.get("lang") or request.headers.get("accept-language"))
+    except Exception:  # noqa: BLE001 - a malformed query string: French
+        return "fr"
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    def lang_of(request: Request) -> str:
-        return pick_lang(request.query_params.get("lang") or request.headers.get("accept-language"))
-
     async def _seve(request: Request, exc: Exception) -> JSONResponse:
         error = as_seve_error(exc, lang_of(request))
         headers = error.headers if isinstance(error, PartnerError) else None
@@ -179,8 +200,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = t("not_found", lang_of(request)) if exc.status_code == 404 else str(exc.detail)
-        return _error(exc.status_code, "http_error", message)
+        lang = lang_of(request)
+        path = request.url.path[:200]
+        if exc.status_code == 404:
+            return _error(404, "not_found", t("not_found", lang, path=path))
+        if exc.status_code == 405:
+            given = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow") or ""
+            allowed = ", ".join(sorted({m.strip() for m in given.split(",") if m.strip()} - {"HEAD"})) or "GET"
+            return JSONResponse(status_code=405, headers={"Allow": allowed}, content={
+                "error": "method_not_allowed",
+                "message": t("method_not_allowed", lang, method=request.method[:20], path=path, allowed=allowed)})
+        return _error(exc.status_code, "http_error", t("http_error", lang, status=exc.status_code))
 
     app.add_exception_handler(Exception, _seve)
 
@@ -249,6 +279,8 @@ def create_api(assistant_factory: Callable[[], Assistant], gate: Gate | None = N
         app.state.assistant.close()
 
     app = FastAPI(
+        docs_url=None,  # served below from packaged assets: the default page loads Swagger UI from a CDN
+        redoc_url=None,
         title="Sève API",
         description="Recherche conversationnelle sur le corpus des alliances (ODD 17). Filtres acceptés : "
         + ", ".join(sorted(FILTER_KEYS)) + ". Les routes qui répondent acceptent une clé de partenaire "
@@ -263,5 +295,55 @@ def create_api(assistant_factory: Callable[[], Assistant], gate: Gate | None = N
     app.include_router(router)
     app.include_router(answering)
     app.include_router(pages)
+    install_docs(app)
+    install_api_fallback(app)
     install_error_handlers(app)
     return app
+
+
+def install_api_fallback(app: FastAPI) -> None:
+    """Every other /api address answers in the API's own error format, even when an app is mounted at / after
+    the API (the Gradio UI would otherwise answer `{"detail": "Not Found"}`): 405 with `Allow` when the path
+    exists for other methods, else 404."""
+    from starlette.routing import Match, Mount
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+    @app.api_route("/api/{rest:path}", methods=methods, include_in_schema=False)
+    def api_fallback(request: Request, rest: str) -> None:
+        allowed: set[str] = set()
+        for route in app.router.routes:
+            if getattr(route, "endpoint", None) is api_fallback or isinstance(route, Mount):
+                continue  # mounts (the UI at /, static files) take any method
+            for method in methods:
+                if route.matches({**request.scope, "method": method})[0] == Match.FULL:
+                    allowed.add(method)
+        if allowed:
+            raise StarletteHTTPException(405, headers={"Allow": ", ".join(sorted(allowed - {"HEAD"}))})
+        raise StarletteHTTPException(404)
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from the assets that ship in the fastapi-offline package: they work with
+    no network, and no page of ours loads a script from another site."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-assets", StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} — documentation",
+                                   swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}/docs-assets/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} — ReDoc",
+                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}/docs-assets/favicon.png", with_google_fonts=False)

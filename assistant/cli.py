@@ -54,6 +54,11 @@ def _parse_filters(items: Sequence[str]) -> dict[str, Any]:
     return filters
 
 
+def _printable(text: str) -> str:
+    """A file name as one terminal line: control characters (a newline in a name…) shown escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.factory import make_ingestor
 
@@ -68,7 +73,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"{report['documents']} document(s) : {report['chunks_added']} passage(s) ajouté(s), "
               f"{report['chunks_removed']} retiré(s), {report['unchanged']} document(s) inchangé(s).")
         for error in report["errors"]:
-            print(f"  erreur : {error['path']} — {error['reason']}")
+            print(f"  erreur : {_printable(error['path'])} — {_printable(error['reason'])}")
     return EXIT_PARTIAL if report["errors"] else 0
 
 

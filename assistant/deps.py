@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from assistant.i18n import Lang, pick_lang
 from assistant.partners import Gate, PartnerKey, gate_from_settings, normalize_origin
@@ -56,13 +58,29 @@ def own_origins(request: Request) -> set[str]:
     return origins
 
 
-def check_partner(request: Request, lang: Annotated[Lang, Depends(get_lang)],
-                  x_seve_key: Annotated[str | None, Header(
-                      alias="X-Seve-Key", description="Clé publique de partenaire (pk_…) : `seve keys create`")] = None,
-                  ) -> PartnerKey | None:
-    """The gate: the partner's key, if any, checked against the page's origin and its quotas."""
-    return gate_of(request.app).check(x_seve_key, request.headers.get("origin"), own_origins(request),
-                                      client=request.client.host if request.client else "", lang=lang)
+async def check_partner(request: Request, lang: Annotated[Lang, Depends(get_lang)],
+                        x_seve_key: Annotated[str | None, Header(
+                            alias="X-Seve-Key", description="Clé publique de partenaire (pk_…) : `seve keys create`")
+                        ] = None) -> PartnerKey | None:
+    """The gate: the partner's key, if any, checked against the page's origin and its quotas. Its refusals
+    speak the language the request asked for, the chat body's `lang` included."""
+    lang = await body_lang(request) or lang
+    request.state.lang = lang
+    return await run_in_threadpool(
+        gate_of(request.app).check, x_seve_key, request.headers.get("origin"), own_origins(request),
+        client=request.client.host if request.client else "", lang=lang)
+
+
+async def body_lang(request: Request) -> Lang | None:
+    """The `lang` of a JSON body (the chat routes'), when there is one; the body is read once and cached."""
+    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
+        return None
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    lang = body.get("lang") if isinstance(body, dict) else None
+    return lang if lang in ("fr", "en") else None
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.i18n import t
+from assistant.i18n import MESSAGES, t
 
 log = logging.getLogger("seve")
 
@@ -82,7 +82,8 @@ def as_seve_error(exc: BaseException, lang: str = "fr") -> SeveError:
     if isinstance(exc, SeveError):
         return exc
     if isinstance(exc, FilterError):
-        return InvalidFilter(str(exc))
+        key = f"filter_{exc.kind}"
+        return InvalidFilter(t(key, lang, **exc.params) if key in MESSAGES else str(exc))
     if isinstance(exc, StoreError):
         return IndexUnavailable(str(exc))
     log.error("unexpected error", exc_info=exc)

@@ -70,7 +70,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The request body is not valid JSON.",
     },
     "invalid_request": {"fr": "Requête invalide : {details}", "en": "Invalid request: {details}"},
-    "not_found": {"fr": "Ressource introuvable.", "en": "Not found."},
+    "not_found": {
+        "fr": "Ressource introuvable : {path}. Les routes de l'API sont décrites sur /docs.",
+        "en": "Not found: {path}. The API's routes are described at /docs.",
+    },
+    "method_not_allowed": {
+        "fr": "Méthode {method} non permise sur {path} (permises : {allowed}).",
+        "en": "Method {method} is not allowed on {path} (allowed: {allowed}).",
+    },
+    "http_error": {"fr": "Requête refusée (HTTP {status}).", "en": "Request refused (HTTP {status})."},
+    "filter_unknown_key": {
+        "fr": "Filtre inconnu : « {key} ». Filtres acceptés : {accepted}.",
+        "en": "Unknown filter: “{key}”. Accepted filters: {accepted}.",
+    },
+    "filter_not_a_year": {
+        "fr": "La valeur du filtre « {key} » doit être une année (nombre entier) : « {value} ».",
+        "en": "The value of the filter “{key}” must be a year (a whole number): “{value}”.",
+    },
+    "filter_single_value": {
+        "fr": "Le filtre « {key} » prend une seule valeur.",
+        "en": "The filter “{key}” takes a single value.",
+    },
+    "filter_unknown_region": {
+        "fr": "Région inconnue : « {value} ». Régions acceptées : {accepted}.",
+        "en": "Unknown region: “{value}”. Accepted regions: {accepted}.",
+    },
+    "filter_not_an_object": {
+        "fr": "Les filtres doivent être un objet JSON (clé : valeur).",
+        "en": "Filters must be a JSON object (key: value).",
+    },
+    "filter_invalid": {"fr": "Filtre invalide.", "en": "Invalid filter."},
+    "body": {"fr": "corps", "en": "body"},
     "key_required": {
         "fr": "Une clé de partenaire est nécessaire (en-tête X-Seve-Key) : demandez-la à l'équipe Sève.",
         "en": "A partner key is required (X-Seve-Key header): ask the Sève team for one.",
@@ -102,7 +132,49 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def t(key: str, lang: str = "fr", **kwargs: object) -> str:
+# Request validation (pydantic error types) in the user's language: pydantic's own messages are English only.
+VALIDATION: dict[str, dict[str, str]] = {
+    "missing": {"fr": "champ obligatoire", "en": "field required"},
+    "string_type": {"fr": "texte attendu", "en": "a string is expected"},
+    "string_too_long": {"fr": "texte trop long (au plus {max_length} caractères)",
+                        "en": "text too long (at most {max_length} characters)"},
+    "string_too_short": {"fr": "texte trop court", "en": "text too short"},
+    "too_long": {"fr": "trop d'éléments (au plus {max_length})", "en": "too many items (at most {max_length})"},
+    "list_type": {"fr": "liste attendue", "en": "a list is expected"},
+    "dict_type": {"fr": "objet attendu", "en": "an object is expected"},
+    "model_type": {"fr": "objet attendu", "en": "an object is expected"},
+    "model_attributes_type": {"fr": "objet attendu", "en": "an object is expected"},
+    "bool_type": {"fr": "booléen attendu (true ou false)", "en": "a boolean is expected (true or false)"},
+    "bool_parsing": {"fr": "booléen attendu (true ou false)", "en": "a boolean is expected (true or false)"},
+    "int_type": {"fr": "nombre entier attendu", "en": "a whole number is expected"},
+    "int_parsing": {"fr": "nombre entier attendu", "en": "a whole number is expected"},
+    "int_from_float": {"fr": "nombre entier attendu", "en": "a whole number is expected"},
+    "greater_than_equal": {"fr": "doit être supérieur ou égal à {ge}", "en": "must be at least {ge}"},
+    "less_than_equal": {"fr": "doit être inférieur ou égal à {le}", "en": "must be at most {le}"},
+    "greater_than": {"fr": "doit être supérieur à {gt}", "en": "must be greater than {gt}"},
+    "less_than": {"fr": "doit être inférieur à {lt}", "en": "must be less than {lt}"},
+    "literal_error": {"fr": "valeur non permise (attendu : {expected})",
+                      "en": "value not allowed (expected: {expected})"},
+    "enum": {"fr": "valeur non permise (attendu : {expected})", "en": "value not allowed (expected: {expected})"},
+    "extra_forbidden": {"fr": "champ inconnu", "en": "unknown field"},
+    "json_type": {"fr": "JSON attendu", "en": "JSON is expected"},
+    "string_unicode": {"fr": "texte Unicode invalide", "en": "invalid Unicode text"},
+}
+
+
+def validation_text(kind: str, lang: str, ctx: dict[str, object] | None = None) -> str:
+    """One pydantic error in the user's language; unknown types say « valeur invalide »."""
+    entry = VALIDATION.get(kind)
+    if entry is None:
+        return "valeur invalide" if lang != "en" else "invalid value"
+    text = entry.get(lang) or entry["fr"]
+    try:
+        return text.format(**{k: str(v).replace("'", "") for k, v in (ctx or {}).items()})
+    except (KeyError, IndexError):
+        return text.split(" (")[0]
+
+
+def t(key: str, lang: str = "fr", /, **kwargs: object) -> str:
     entry = MESSAGES[key]
     text = entry.get(lang) or entry["fr"]
     return text.format(**kwargs) if kwargs else text

@@ -215,12 +215,18 @@ class Assistant:
                lang: str = "fr") -> list[Citation]:
         self._check(query, lang)
         self._fresh()
+        filters = self.valid_filters(filters)
         hits = self.retriever.retrieve(query.strip(), k or self.settings.top_k, filters)
         return [Citation(n=i + 1, chunk=h, snippet=snippet_of(h), start=h.start, end=h.end)
                 for i, h in enumerate(hits)]
 
     def known_values(self) -> tuple[dict[str, set[str]], int | None]:
         return self.catalogue.known_values()
+
+    def valid_filters(self, filters: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+        """The user's explicit filters, checked: an unknown key or region is named in the error (a region is one
+        of the schema's, or one the index holds)."""
+        return normalize_filters(filters, regions=self.catalogue.known_values()[0].get("region", set()))
 
     def plan(self, message: str, history: Sequence[Any] = (), filters: Mapping[str, Any] | None = None,
              detect_filters: bool = True) -> QueryPlan:
@@ -235,8 +241,8 @@ class Assistant:
                lang: str = "fr", detect_filters: bool = True) -> Iterator[Event]:
         """The answer's events as they are produced. Bad input raises here, before the first event."""
         self._check(message, lang)
-        normalize_filters(filters)  # a bad filter is the user's first problem to hear about
         self._fresh()
+        filters = self.valid_filters(filters)  # a bad filter is the user's first problem to hear about
         if not self.watcher.chunks and self.store.count() == 0:  # counted at the last version check
             raise NotReady(t("empty_index", lang), code="empty_index")
         return self._events(message, list(history), filters, lang, detect_filters)
@@ -393,8 +399,8 @@ class Assistant:
     def examples(self, query: str = "", filters: Mapping[str, Any] | None = None, k: int = 10,
                  lang: str = "fr", detect_filters: bool = True) -> dict[str, Any]:
         """The case-example finder: example cards for a query and filters, with facet counts."""
-        explicit = normalize_filters(filters)
         self._fresh()
+        explicit = filters = self.valid_filters(filters)
         query = query.strip()
         if len(query) > self.settings.max_question_chars:
             self._check(query, lang)

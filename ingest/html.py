@@ -39,10 +39,16 @@ def _text(tag: Any) -> str:
     return " ".join(tag.get_text("").split())
 
 
+# Below this many nested tags a subtree is read as flat text: a page nested 100,000 deep would otherwise
+# exhaust Python's recursion limit.
+MAX_NESTING = 150
+
+
 class _Writer:
     def __init__(self) -> None:
         self.blocks: list[str] = []
         self.inline: list[str] = []
+        self.level = 0
 
     def flush(self) -> None:
         text = " ".join("".join(self.inline).split())
@@ -61,6 +67,16 @@ class _Writer:
                 self._tag(child, depth)
 
     def _tag(self, tag: Any, depth: int) -> None:
+        if self.level >= MAX_NESTING:
+            self.inline.append(" " + tag.get_text(" ") + " ")
+            return
+        self.level += 1
+        try:
+            self._structured(tag, depth)
+        finally:
+            self.level -= 1
+
+    def _structured(self, tag: Any, depth: int) -> None:
         name = tag.name
         special = {"ul": self._list, "ol": self._list, "table": self._table, "dl": self._definitions}
         if name in _HEADINGS:
@@ -85,6 +101,9 @@ class _Writer:
                 self.blocks.append(("#### " if item.name == "dt" else "") + text)
 
     def _list(self, node: Any, depth: int) -> None:
+        if depth >= MAX_NESTING:
+            self.blocks.append(_text(node))
+            return
         lines = []
         for item in node.find_all("li", recursive=False):
             nested = [sub.extract() for sub in item.find_all(("ul", "ol"), recursive=False)]

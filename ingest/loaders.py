@@ -10,8 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import os
 import re
 import stat
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +28,9 @@ from ingest.models import LoadError, SourceDocument
 LIST_FIELDS = ("acteurs", "partenaires")
 RECORD_TEXT_FIELDS = ("resume", "description", "texte", "text", "summary")
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # a DOCX that inflates to more is refused (zip bomb)
+MAX_COLUMNS = 500
+MAX_FRONT_MATTER = 64 * 1024
 
 
 class LoaderError(Exception):
@@ -37,33 +44,67 @@ class LoaderError(Exception):
 # --- helpers -----------------------------------------------------------------------------------
 
 def _read_bytes(path: Path) -> bytes:
-    mode = path.stat().st_mode
-    if not mode & (stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH):
+    info = path.stat()  # follows links: a loop or a dangling link fails here (see `load_file`)
+    if not stat.S_ISREG(info.st_mode):
+        raise LoaderError("pas un fichier ordinaire (tube, socket ou périphérique) : non lu")
+    if not info.st_mode & (stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH):
         raise LoaderError("lecture non autorisée (aucun droit de lecture sur le fichier)")
+    if info.st_size > MAX_FILE_BYTES:  # refused before a byte is read
+        raise LoaderError(f"fichier trop volumineux ({info.st_size // (1024 * 1024)} Mo, "
+                          f"maximum {MAX_FILE_BYTES // (1024 * 1024)} Mo)")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except PermissionError as exc:
         raise LoaderError("lecture non autorisée (permission refusée)") from exc
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > MAX_FILE_BYTES:  # it grew while being read
         raise LoaderError(f"fichier trop volumineux (plus de {MAX_FILE_BYTES // (1024 * 1024)} Mo)")
     if not data.strip():
         raise LoaderError("fichier vide")
     return data
 
 
+def _utf16_order(data: bytes) -> str | None:
+    """`utf-16-le` or `utf-16-be` for UTF-16 text without a byte-order mark (NUL on every other byte of
+    Latin-script text), else None."""
+    sample = data[:4096]
+    if len(sample) < 8 or len(sample) % 2:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd > 0.4 * half and even < 0.05 * half:
+        return "utf-16-le"
+    if even > 0.4 * half and odd < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
 def _decode_text(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise LoaderError("fichier binaire : ce n'est pas du texte")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_order(data):
         try:
-            text = data.decode("cp1252")
+            text = data.decode("utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf16_order(data))
         except UnicodeDecodeError as exc:
-            raise LoaderError("encodage illisible (ni UTF-8 ni Windows-1252)") from exc
+            raise LoaderError("encodage illisible (UTF-16 invalide)") from exc
+        text = text.lstrip("\ufeff")
+    else:
+        head = data[:8192]
+        controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+        if controls > 0.01 * len(head) + 2:  # NUL and other control bytes: not text, whatever its encoding
+            raise LoaderError("fichier binaire : ce n'est pas du texte")
+        data = data.replace(b"\x00", b"")  # a few stray NUL bytes in a text file: dropped
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise LoaderError("encodage illisible (ni UTF-8, ni UTF-16, ni Windows-1252)") from exc
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > 0.01 * min(len(text), 8192) + 2:
         raise LoaderError("fichier binaire : ce n'est pas du texte")
+    text = text.replace("\x00", "")
+    if not text.strip():
+        raise LoaderError("fichier vide")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -102,14 +143,37 @@ def normalize_metadata(raw: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
+class _YamlRefused(yaml.YAMLError):
+    """Our own refusal, with a French reason."""
+
+
+def safe_yaml(text: str) -> Any:
+    """YAML without aliases: `*ref` could make a few lines expand into billions of values."""
+    if len(text) > MAX_FRONT_MATTER:
+        raise _YamlRefused(f"plus de {MAX_FRONT_MATTER // 1024} Ko de métadonnées")
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise _YamlRefused("les alias YAML (*nom) ne sont pas acceptés")
+    return yaml.safe_load(text)
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, _YamlRefused):
+        return str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    return "syntaxe YAML incorrecte" + (f" (ligne {mark.line + 1}, colonne {mark.column + 1})" if mark else "")
+
+
 def _sidecar(path: Path) -> dict[str, Any]:
     meta_path = path.with_name(path.stem + ".meta.yaml")
     if not meta_path.exists():
         return {}
     try:
-        data = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise LoaderError(f"métadonnées illisibles dans {meta_path.name} : {exc}") from exc
+        data = safe_yaml(meta_path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise LoaderError(f"métadonnées illisibles dans {meta_path.name} : encodage non UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise LoaderError(f"métadonnées illisibles dans {meta_path.name} : {_yaml_reason(exc)}") from exc
     if not isinstance(data, dict):
         raise LoaderError(f"métadonnées invalides dans {meta_path.name} : un objet YAML est attendu")
     return data
@@ -151,9 +215,9 @@ def load_markdown(path: Path) -> list[SourceDocument]:
     match = FRONT_MATTER.match(text)
     if match:
         try:
-            meta = yaml.safe_load(match.group(1)) or {}
+            meta = safe_yaml(match.group(1)) or {}
         except yaml.YAMLError as exc:
-            raise LoaderError(f"en-tête YAML invalide : {exc}") from exc
+            raise LoaderError(f"en-tête YAML invalide : {_yaml_reason(exc)}") from exc
         if not isinstance(meta, dict):
             raise LoaderError("en-tête YAML invalide : un objet est attendu")
         text = text[match.end():]
@@ -203,17 +267,28 @@ def load_html(path: Path) -> list[SourceDocument]:
 
 def load_pdf(path: Path) -> list[SourceDocument]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     data = _read_bytes(path)
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise LoaderError("PDF illisible : ce fichier n'est pas un PDF (en-tête %PDF absent)")
+    # pypdf reports what it repairs on its logger and as warnings: the user gets one reason per file instead
+    quiet = logging.getLogger("pypdf")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoaderError(f"PDF illisible ou corrompu ({type(exc).__name__})") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not _pdf_opens_without_password(reader):
+                raise LoaderError("PDF protégé par un mot de passe (chiffré) : son texte ne peut pas être lu")
+            pages = [page.extract_text() or "" for page in reader.pages]
+            info = reader.metadata or {}
+    except LoaderError:
+        raise
     except Exception as exc:  # pypdf raises many types on damaged files
         raise LoaderError(f"PDF illisible ou corrompu ({type(exc).__name__})") from exc
+    finally:
+        quiet.setLevel(level)
     text = "\n\n".join(p.strip() for p in drop_running_lines(pages, 2) if p.strip())
     if not text.strip():
         raise LoaderError("PDF sans texte extractible (image scannée ?)")
@@ -224,16 +299,36 @@ def load_pdf(path: Path) -> list[SourceDocument]:
     return [_document(path, text, meta)]
 
 
+def _pdf_opens_without_password(reader: Any) -> bool:
+    """An encrypted PDF with an empty user password (print or copy restrictions only) can still be read."""
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # noqa: BLE001 - an unsupported cipher is a refusal like a wrong password
+        return False
+
+
+def _check_zip(data: bytes, kind: str) -> None:
+    """Refuse an archive that is not one, or that would inflate past MAX_UNZIPPED_BYTES (a zip bomb), before any
+    part of it is decompressed."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise LoaderError(f"{kind} illisible : ce n'est pas une archive ZIP valide") from exc
+    with archive:
+        total = sum(item.file_size for item in archive.infolist())
+    if total > MAX_UNZIPPED_BYTES:
+        raise LoaderError(f"{kind} refusé : archive suspecte, {total // (1024 * 1024)} Mo une fois décompressée "
+                          f"(maximum {MAX_UNZIPPED_BYTES // (1024 * 1024)} Mo ; bombe ZIP ?)")
+
+
 def load_docx(path: Path) -> list[SourceDocument]:
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     data = _read_bytes(path)
+    _check_zip(data, "DOCX")
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise LoaderError(f"DOCX illisible ou corrompu ({type(exc).__name__})") from exc
-    except Exception as exc:  # zipfile.BadZipFile, lxml errors...
+    except Exception as exc:  # PackageNotFoundError, KeyError, zipfile and lxml errors...
         raise LoaderError(f"DOCX illisible ou corrompu ({type(exc).__name__})") from exc
     parts = [p.text.strip() for p in document.paragraphs if p.text.strip()]
     meta: dict[str, Any] = {"doc_type": "rapport"}
@@ -267,26 +362,50 @@ def record_text(record: dict[str, Any]) -> str:
     return "\n\n".join([line for line in lines if line] + ([" ".join(fact_lines)] if fact_lines else []))
 
 
-def _records_to_documents(path: Path, records: Iterable[dict[str, Any]]) -> list[SourceDocument]:
-    docs: list[SourceDocument] = []
-    seen: set[str] = set()
-    for number, record in enumerate(records, start=1):
+class Records(list):  # type: ignore[type-arg]
+    """The documents of a record file (CSV, JSONL), and the lines that could not be read: each bad line is
+    reported on its own and every good one is kept."""
+
+    def __init__(self, docs: Iterable[SourceDocument] = (), problems: Iterable[str] = ()) -> None:
+        super().__init__(docs)
+        self.problems: list[str] = list(problems)
+
+
+def _records_to_documents(path: Path, records: Iterable[tuple[int, dict[str, Any] | str]],
+                          unit: str = "ligne") -> Records:
+    """(line number, record or the reason it is unreadable) -> documents, with one problem per bad record."""
+    out = Records()
+    seen: dict[str, int] = {}
+    for number, record in records:
+        where = f"{unit} {number}"
+        if isinstance(record, str):
+            out.problems.append(f"{where} : {record}")
+            continue
         record_id = str(record.get("id") or "").strip()
         if not record_id:
-            raise LoaderError(f"enregistrement n°{number} sans identifiant (colonne « id »)")
+            out.problems.append(f"{where} : enregistrement sans identifiant (colonne « id »), ignoré")
+            continue
         if record_id in seen:
-            raise LoaderError(f"identifiant en double : {record_id}")
-        seen.add(record_id)
+            out.problems.append(f"{where} : identifiant en double « {record_id} » (déjà {unit} {seen[record_id]}), "
+                                "ignoré")
+            continue
+        seen[record_id] = number
         if not str(record.get("title") or "").strip():
-            raise LoaderError(f"enregistrement {record_id} sans titre (colonne « title »)")
+            out.problems.append(f"{where} : enregistrement « {record_id} » sans titre (colonne « title »), ignoré")
+            continue
         meta = {k: v for k, v in record.items() if k not in RECORD_TEXT_FIELDS or k in ("resume", "summary")}
         meta.setdefault("doc_type", "exemple")
         meta["record_id"] = record_id
         meta.pop("id", None)
-        docs.append(_document(path, record_text(record), meta, source=f"{path}#{record_id}"))
-    if not docs:
+        try:
+            out.append(_document(path, record_text(record), meta, source=f"{path}#{record_id}"))
+        except LoaderError as exc:
+            out.problems.append(f"{where} : {exc.reason}")
+    if not out and not out.problems:
         raise LoaderError("aucun enregistrement")
-    return docs
+    if not out and len(out.problems) == 1:
+        raise LoaderError(out.problems[0])
+    return out
 
 
 def _check_columns(columns: Iterable[str]) -> None:
@@ -305,31 +424,51 @@ def load_csv(path: Path) -> list[SourceDocument]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    _check_columns(reader.fieldnames or [])
-    rows = []
-    for row in reader:
-        if None in row:
-            raise LoaderError(f"ligne {reader.line_num} : plus de valeurs que de colonnes")
-        rows.append({k.strip(): (v or "").strip() for k, v in row.items() if k})
+    reader = csv.reader(io.StringIO(text), dialect=dialect)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        if len(header) > MAX_COLUMNS:
+            raise LoaderError(f"trop de colonnes ({len(header):,} ; maximum {MAX_COLUMNS})".replace(",", " "))
+        _check_columns(header)
+        rows: list[tuple[int, dict[str, Any] | str]] = []
+        for values in reader:
+            number = reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) > len(header):
+                rows.append((number, f"plus de valeurs ({len(values)}) que de colonnes ({len(header)}), ligne ignorée"))
+                continue
+            rows.append((number, {k: v.strip() for k, v in zip(header, values, strict=False) if k}))
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        if "field larger" in str(exc):
+            raise LoaderError(f"ligne {reader.line_num} : champ trop long (plus de {limit:,} caractères)"
+                              .replace(",", " ")) from exc
+        raise LoaderError(f"ligne {reader.line_num} : CSV mal formé") from exc
     return _records_to_documents(path, rows)
 
 
 def load_jsonl(path: Path) -> list[SourceDocument]:
     text = _decode_text(_read_bytes(path))
-    records = []
+    records: list[tuple[int, dict[str, Any] | str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise LoaderError(f"ligne {number} : JSON invalide ({exc.msg})") from exc
+            records.append((number, f"JSON invalide (colonne {exc.colno}), ligne ignorée"))
+            continue
+        except RecursionError:
+            records.append((number, "JSON trop profondément imbriqué, ligne ignorée"))
+            continue
         if not isinstance(record, dict):
-            raise LoaderError(f"ligne {number} : un objet JSON est attendu")
-        records.append(record)
-    if records:
-        _check_columns(set().union(*(r.keys() for r in records)))
+            records.append((number, "un objet JSON {…} est attendu, ligne ignorée"))
+            continue
+        records.append((number, record))
+    good = [r for _, r in records if isinstance(r, dict)]
+    if good:
+        _check_columns(set().union(*(r.keys() for r in good)))
     return _records_to_documents(path, records)
 
 
@@ -351,40 +490,104 @@ def _ignored(path: Path) -> bool:
     return name.startswith((".", "_")) or name.lower() == "readme.md" or name.endswith(".meta.yaml")
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Every loadable file under root (or root itself), sorted, skipping ignored names."""
-    if root.is_file():
+def walk(root: Path) -> Iterator[Path | LoadError]:
+    """Every loadable file under root (or root itself), sorted, skipping ignored names; links that cannot be
+    followed (a loop, a dangling link) and special files come out as LoadError. A linked folder is followed
+    once: a link back to a folder already walked is reported, not followed (no endless loop)."""
+    if not root.is_dir():  # a file, or a link that cannot be followed (load_file says why)
         yield root
         return
-    for path in sorted(root.rglob("*")):
-        rel_parts = path.relative_to(root).parts
-        if any(_ignored(Path(part)) for part in rel_parts):
+    seen: set[str] = set()
+    yield from _walk_dir(root, root, seen)
+
+
+def _walk_dir(root: Path, folder: Path, seen: set[str]) -> Iterator[Path | LoadError]:
+    real = os.path.realpath(folder)
+    if real in seen:
+        yield LoadError(str(folder), "lien symbolique en boucle (dossier déjà parcouru) : non suivi")
+        return
+    seen.add(real)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        yield LoadError(str(folder), f"dossier illisible : {exc.strerror or exc}")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if _ignored(path):
             continue
-        if path.is_file() and path.suffix.lower() in LOADERS:
+        try:
+            is_dir = entry.is_dir()  # follows links
+        except OSError:
+            is_dir = False
+        if is_dir:
+            yield from _walk_dir(root, path, seen)
+        elif path.suffix.lower() in LOADERS:
             yield path
 
 
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every loadable file under root (or root itself), sorted, skipping ignored names."""
+    for item in walk(root):
+        if isinstance(item, Path):
+            yield item
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why a path that is a symbolic link cannot be read, or None."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "lien symbolique en boucle : non suivi"
+    except FileNotFoundError:
+        return "lien symbolique cassé (sa cible n'existe pas)"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return "lien symbolique en boucle : non suivi"
+        return f"lien symbolique illisible : {exc.strerror or exc}"
+    return None
+
+
 def load_file(path: Path) -> list[SourceDocument]:
+    """The documents of one file (a `Records` list, with its bad lines, for CSV and JSONL). Whatever goes
+    wrong inside a loader becomes a LoaderError with a French reason: one bad file never stops an ingest."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise LoaderError(f"format non pris en charge ({path.suffix or 'sans extension'})")
+    if problem := _link_problem(path):
+        raise LoaderError(problem)
     try:
         return loader(path)
     except LoaderError:
         raise
     except OSError as exc:
         raise LoaderError(f"lecture impossible : {exc.strerror or exc}") from exc
+    except RecursionError as exc:
+        raise LoaderError("structure trop profondément imbriquée : fichier non lu") from exc
+    except MemoryError as exc:
+        raise LoaderError("fichier trop lourd à analyser (mémoire insuffisante)") from exc
+    except Exception as exc:  # noqa: BLE001 - a parser's own failure on a damaged file
+        raise LoaderError(f"fichier illisible ({type(exc).__name__})") from exc
 
 
 def load_path(root: Path) -> tuple[list[SourceDocument], list[LoadError]]:
-    """All documents under root and the files that could not be loaded, with their reason."""
-    if not root.exists():
+    """All documents under root and the files (or lines of record files) that could not be loaded, with
+    their reason."""
+    if not root.exists() and not root.is_symlink():
         return [], [LoadError(str(root), "chemin introuvable")]
     docs: list[SourceDocument] = []
     errors: list[LoadError] = []
-    for path in iter_files(root):
+    for item in walk(root):
+        if isinstance(item, LoadError):
+            errors.append(item)
+            continue
         try:
-            docs.extend(load_file(path.resolve()))
+            loaded = load_file(Path(os.path.abspath(item)))
         except LoaderError as exc:
-            errors.append(LoadError(str(path), exc.reason))
+            errors.append(LoadError(str(item), exc.reason))
+            continue
+        docs.extend(loaded)
+        errors.extend(LoadError(str(item), problem) for problem in getattr(loaded, "problems", ()))
     return docs, errors

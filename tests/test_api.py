@@ -100,7 +100,7 @@ def test_stream(client):
     ({"json": {"message": ""}}, 422, "vide"),
     ({"json": {"message": "   "}}, 422, "vide"),
     ({"json": {"message": "x" * 5000}}, 422, "trop longue"),
-    ({"json": {"message": "ok ?", "filters": {"pays": "France"}}}, 422, "filtre inconnu"),
+    ({"json": {"message": "ok ?", "filters": {"pays": "France"}}}, 422, "Filtre inconnu"),
     ({"json": {"message": "ok ?", "filters": {"annee": "récent"}}}, 422, "année"),
     ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "JSON valide"),
     ({"json": {"history": []}}, 422, "message"),
@@ -117,11 +117,11 @@ def test_bad_chat_input_gets_a_clear_4xx(client, kwargs, status, word):
 def test_bad_search_input(client):
     assert client.get("/api/search").status_code == 422
     r = client.get("/api/search", params={"q": "x", "couleur": "bleu"})
-    assert r.status_code == 422 and "filtre inconnu" in r.json()["message"]
+    assert r.status_code == 422 and "Filtre inconnu" in r.json()["message"]
     assert client.get("/api/search", params={"q": "x", "k": 0}).status_code == 422
     assert client.get("/api/search", params={"q": " "}).status_code == 422
     r = client.get("/api/nowhere")
-    assert r.status_code == 404 and r.json()["message"] == "Ressource introuvable."
+    assert r.status_code == 404 and r.json()["message"].startswith("Ressource introuvable : /api/nowhere.")
 
 
 def test_openapi_documents_the_routes(client):

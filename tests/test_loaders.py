@@ -110,10 +110,17 @@ def test_bad_files_are_named_with_their_reason_and_the_rest_loads(tmp_path):
         assert word in reasons[name], (name, reasons[name])
 
 
-def test_jsonl_invalid_line_is_reported(tmp_path):
+def test_jsonl_invalid_line_is_reported_and_the_good_lines_kept(tmp_path):
     p = tmp_path / "x.jsonl"
-    p.write_text('{"id": "1", "title": "ok", "resume": "r"}\n{not json}\n', encoding="utf-8")
-    with pytest.raises(LoaderError, match="ligne 2"):
+    p.write_text('{"id": "1", "title": "ok", "resume": "r"}\n{not json}\n{"id": "3", "title": "t", "resume": "r"}\n',
+                 encoding="utf-8")
+    docs = load_file(p)
+    assert [d.metadata["record_id"] for d in docs] == ["1", "3"]
+    assert len(docs.problems) == 1 and docs.problems[0].startswith("ligne 2 : JSON invalide")
+    docs, errors = load_path(p)
+    assert len(docs) == 2 and [e.reason for e in errors] == [docs_problem for docs_problem in load_file(p).problems]
+    p.write_text("{not json}\n", encoding="utf-8")
+    with pytest.raises(LoaderError, match="ligne 1"):
         load_file(p)
 
 
