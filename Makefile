@@ -16,13 +16,14 @@ export TOKENIZERS_PARALLELISM := false
 
 LLM_STAMP := $(VENV)/.seve-llm-installed
 
-.PHONY: demo test install model llm system chromium axe serve ingest lint bench bench-llm clean help
+.PHONY: demo test install model llm system chromium axe serve ingest lint bench bench-llm soak clean help
 
 help:
 	@echo "make demo   — installe, prépare le modèle, indexe corpus/ et sert http://$(HOST):$(PORT)"
 	@echo "make test   — installe puis lance toute la suite de tests"
 	@echo "make lint   — ruff sur le code"
 	@echo "make bench  — benchmarks de débit et de latence (evals/)"
+	@echo "make soak   — 10 minutes de trafic mêlé sur un vrai seve serve : erreurs, latence, mémoire"
 	@echo "make llm    — installe et prépare le modèle génératif local (mode llm, facultatif)"
 	@echo "make bench-llm — réponses rédigées (llm) contre extractives sur le jeu de référence"
 
@@ -98,3 +99,8 @@ bench-llm: model llm
 
 clean:
 	rm -rf .seve $(VENV) node_modules
+
+# About 12 minutes: 16 clients, 60 s of warm-up then 10 minutes of mixed traffic (evals/results-soak.md).
+# Exits non-zero on any error or if the server's memory grew by 5 % or more after the warm-up.
+soak: model
+	$(PY) -m evals.soak

@@ -88,7 +88,8 @@ def make_ingestor(settings: Settings, embedder: Embedder | None = None,
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
     sentences = sentence_embedder or (make_embedder(settings, "query") if settings.uses_default_model
                                       and settings.encoder != settings.passage_encoder else None)
-    return Ingestor(chunker, embedder, writer, manifest, sentence_embedder=sentences)
+    return Ingestor(chunker, embedder, writer, manifest, batch_chunks=settings.ingest_batch_chunks,
+                    sentence_embedder=sentences)
 
 
 def make_generator(settings: Settings) -> Generator | None:

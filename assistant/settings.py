@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     index_poll_seconds: float = Field(default=1.0, ge=0.1, le=3600, description="Intervalle (s) de la "
                                       "vérification de version de l'index par un serveur (index vivant)")
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    ingest_batch_chunks: int = Field(default=256, ge=1, le=100_000, description="Passages encodés puis écrits "
+                                     "ensemble par l'indexation (un lot) : un arrêt brutal en perd au plus un")
     encoder: Literal["onnx-int8", "torch"] = Field(
         default="onnx-int8", description="Encodeur des questions (modèle par défaut) : onnx-int8 (export int8 "
                                          "préparé par seve prepare-model, sans torch) ou torch (fp32)")

@@ -94,10 +94,11 @@ class SourceView:
 
 STYLE = (
     "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:52rem;margin:0 auto;"
-    "padding:1rem;color:#1f2a1f;line-height:1.55;background:#fff}"
+    "padding:1rem;color:#1f2a1f;line-height:1.55;background:#fff;overflow-wrap:anywhere}"
     "header{border-bottom:2px solid #2f6b2f;margin-bottom:1rem;padding-bottom:.5rem}"
-    "h1{font-size:1.4rem;margin:.2rem 0}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;"
-    "margin:.5rem 0;font-size:.95rem}dt{font-weight:600}dd{margin:0}"
+    "h1{font-size:1.4rem;margin:.2rem 0}"
+    "dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem .8rem;margin:.5rem 0;font-size:.95rem}"
+    "dt{font-weight:600}dd{margin:0;min-width:0}"
     ".badge{display:inline-block;background:#fff3cd;color:#5c4400;border-radius:4px;padding:.1rem .4rem;"
     "font-size:.85rem}a{color:#1d5c1d}"
     ".doc{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;font-size:1rem}"

@@ -38,7 +38,7 @@ from assistant.settings import Settings
 from evals.bench_latency import QUESTIONS_FILE, peak_rss_mib, percentile
 from evals.generate_examples import write as write_examples
 from evals.harness import DEFAULT_CORPUS, ROOT
-from evals.serving import free_port, stop, wait_http
+from evals.serving import free_port, rss_mib, stop, wait_http
 from index.hybrid import IndexWriter
 from ingest.models import Chunk
 from ingest.pipeline import embedding_text
@@ -215,7 +215,7 @@ def bench_serving(data: Path, size: int, args: argparse.Namespace, log, chroma_u
                 client.post(url + "/api/chat", json={"message": q})
             row = {"size": size, "mode": "client/server" if chroma_url else "embedded", "chunks": health["chunks"],
                    "startup_s": round(startup, 1),
-                   "rss_after_start_mib": round(_rss(proc.pid)), **_sequential(client, url, qs, args.requests)}
+                   "rss_after_start_mib": round(rss_mib(proc.pid)), **_sequential(client, url, qs, args.requests)}
         row.update(asyncio.run(_load(url, qs, args.clients, args.load_seconds)))
         row["peak_rss_mib"] = round(peak_rss_mib(proc.pid))
     finally:
@@ -223,13 +223,6 @@ def bench_serving(data: Path, size: int, args: argparse.Namespace, log, chroma_u
         log_file.close()
     log(f"serve {size}: {row}")
     return row
-
-
-def _rss(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # --------------------------------------------------------------------------- report

@@ -38,16 +38,28 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
 
 @contextmanager
 def running(cmd: list[str], health_url: str, env: dict[str, str] | None = None,
-            log: Path | None = None) -> Iterator[subprocess.Popen]:
+            log: Path | None = None, timeout: float = 120.0) -> Iterator[subprocess.Popen]:
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_http(health_url, proc)
+        wait_http(health_url, proc, timeout)
         yield proc
     finally:
         stop(proc)
         if log:
             out.close()
+
+
+def rss_mib(pid: int) -> float:
+    """The resident memory of a process now (VmRSS), in MiB; NaN once it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:

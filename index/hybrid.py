@@ -9,6 +9,7 @@ import numpy as np
 
 from index.lexical import LexicalIndex
 from index.store import ChromaStore, ScoredChunk, stored_metadata
+from ingest.failpoints import failpoint
 from ingest.models import Chunk
 
 
@@ -22,6 +23,7 @@ class IndexWriter:
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         before = self.vector.version()
         version = self.vector.upsert(chunks, vectors)
+        failpoint("writer.upsert.between")  # in Chroma, not yet in the lexical copy
         # the metadata as Chroma keeps it, so this copy and the ones synced from Chroma filter alike
         self.lexical.upsert([Chunk(c.doc_id, c.text, c.start, c.end, stored_metadata(c.metadata)) for c in chunks])
         self._mark(before, version)
@@ -29,6 +31,7 @@ class IndexWriter:
     def delete(self, chunk_ids: Sequence[str]) -> None:
         before = self.vector.version()
         version = self.vector.delete(chunk_ids)
+        failpoint("writer.delete.between")
         self.lexical.delete(chunk_ids)
         self._mark(before, version)
 

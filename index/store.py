@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest.failpoints import failpoint
 from ingest.models import Chunk
 
 
@@ -134,17 +135,21 @@ class ChromaStore:
         seq = self.version() + 1
         for i in range(0, len(chunks), 1000):
             part = chunks[i:i + 1000]
+            failpoint("chroma.upsert.before")
             self._call("upsert",
                 ids=[c.id for c in part],
                 embeddings=np.asarray(vectors[i:i + 1000], dtype=np.float32),
                 documents=[c.text for c in part],
                 metadatas=[{**_chroma_metadata(c), SEQ_KEY: seq} for c in part],
             )
+            failpoint("chroma.upsert.after")  # written, the new version not yet published
         return self._publish(seq)
 
     def delete(self, chunk_ids: Sequence[str]) -> int:
         for i in range(0, len(chunk_ids), 1000):
+            failpoint("chroma.delete.before")
             self._call("delete", ids=list(chunk_ids[i:i + 1000]))
+            failpoint("chroma.delete.after")
         return self._publish(self.version() + 1)
 
     def _metadata(self) -> dict[str, Any]:
@@ -157,6 +162,7 @@ class ChromaStore:
         version = max(version, int(meta.get(VERSION_KEY, 0)) + 1)
         meta.update({VERSION_KEY: version, **extra})
         self._call("modify", metadata=meta)
+        failpoint("chroma.publish.after")
         return version
 
     def version(self) -> int:

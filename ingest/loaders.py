@@ -89,7 +89,7 @@ def _decode_text(data: bytes) -> str:
     else:
         head = data[:8192]
         controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-        if controls > 0.01 * len(head) + 2:  # NUL and other control bytes: not text, whatever its encoding
+        if controls > 0.01 * len(head) + 2 or head.count(0) > 0.01 * len(head):  # not text, whatever its encoding
             raise LoaderError("fichier binaire : ce n'est pas du texte")
         data = data.replace(b"\x00", b"")  # a few stray NUL bytes in a text file: dropped
         try:
@@ -194,8 +194,17 @@ def _title_from_text(text: str, path: Path) -> str:
     return path.stem
 
 
+_GIANT_TOKEN = re.compile(r"\S{1000,}")
+
+
+def _split_giant_tokens(text: str) -> str:
+    """A "word" of 1,000+ characters (a pasted blob, a repeated character) is cut every 200 characters: it is
+    not language, and it would make chunking slow."""
+    return _GIANT_TOKEN.sub(lambda m: " ".join(m.group(0)[i:i + 200] for i in range(0, len(m.group(0)), 200)), text)
+
+
 def _document(path: Path, text: str, meta: dict[str, Any], source: str | None = None) -> SourceDocument:
-    text = text.strip("\n")
+    text = _split_giant_tokens(text.strip("\n"))
     if not text.strip():
         raise LoaderError("aucun texte exploitable")
     meta = normalize_metadata({**meta, **_sidecar(path)})

@@ -17,6 +17,7 @@ import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder
+from ingest.failpoints import failpoint
 from ingest.loaders import load_path
 from ingest.manifest import Manifest, ManifestEntry
 from ingest.models import Chunk, IngestReport, SourceDocument, content_hash
@@ -76,15 +77,16 @@ class Ingestor:
 
     def ingest(self, paths: Sequence[Path]) -> IngestReport:
         report = IngestReport()
-        roots = [Path(p).resolve() for p in paths]
+        roots = [Path(os.path.realpath(p)) for p in paths]  # realpath: never raises on a link loop
         seen_sources: set[str] = set()
         failed_paths: set[str] = set()
         todo: list[SourceDocument] = []
         for root in roots:
             docs, errors = load_path(root)
             report.errors.extend(errors)
-            failed_paths.update(str(Path(e.path).resolve()) for e in errors)
+            failed_paths.update(os.path.abspath(e.path) for e in errors)  # as sources are named (load_path)
             for doc in docs:
+                failpoint("load.document")
                 if doc.source in seen_sources:
                     continue
                 seen_sources.add(doc.source)
@@ -105,12 +107,14 @@ class Ingestor:
         pending_chunks = 0
         for doc in docs:
             chunks = self.chunker.chunk(doc)
+            failpoint("chunk.document")
             prev = self.manifest.get(doc.id)
             old_ids = set(prev.chunk_ids) if prev else set()
             # chunks of a fully written earlier version are in the store already: never embed them twice
             reusable = old_ids if prev and prev.state == "done" else set()
             self.manifest.put(ManifestEntry(doc.id, doc.source, self._path_of(doc), self._hash(doc),
                                             tuple(sorted(old_ids | {c.id for c in chunks})), "pending"))
+            failpoint("manifest.pending")
             batch.append(_Pending(doc, chunks, old_ids, reusable))
             pending_chunks += sum(1 for c in chunks if c.id not in reusable)
             if pending_chunks >= self.batch_chunks:
@@ -122,7 +126,9 @@ class Ingestor:
     def _flush(self, batch: list[_Pending], report: IngestReport) -> None:
         to_embed = [c for item in batch for c in item.chunks if c.id not in item.reusable]
         if to_embed:
+            failpoint("embed.before")
             vectors = self.embedder.embed_passages([embedding_text(c) for c in to_embed])
+            failpoint("embed.after")
             self.store.upsert(to_embed, vectors)
             report.chunks_added += len(to_embed)
             self._embed_sentences(to_embed)
@@ -133,6 +139,7 @@ class Ingestor:
                 report.chunks_removed += len(stale)
             self.manifest.put(ManifestEntry(item.doc.id, item.doc.source, self._path_of(item.doc),
                                             self._hash(item.doc), tuple(c.id for c in item.chunks), "done"))
+            failpoint("manifest.done")
 
     def _backfill_sentences(self) -> None:
         """An index built before sentence vectors existed gets them once, on its next ingest."""
@@ -149,7 +156,10 @@ class Ingestor:
         fresh = [t for t in texts if t not in self.store.known_sentences(texts)]
         for i in range(0, len(fresh), 512):
             part = fresh[i:i + 512]
-            self.store.upsert_sentences(part, (self.sentence_embedder or self.embedder).embed_passages(part))
+            vectors = (self.sentence_embedder or self.embedder).embed_passages(part)
+            failpoint("sentences.before")
+            self.store.upsert_sentences(part, vectors)
+            failpoint("sentences.after")
 
     def _hash(self, doc: SourceDocument) -> str:
         """The document's content and metadata, and how it is chunked (the collection pins the model)."""
@@ -168,4 +178,6 @@ class Ingestor:
             if entry.chunk_ids:
                 self.store.delete(list(entry.chunk_ids))
                 report.chunks_removed += len(entry.chunk_ids)
+            failpoint("prune.before_manifest")
             self.manifest.delete(entry.doc_id)
+            failpoint("prune.after_manifest")

@@ -70,16 +70,18 @@ def _docx_with_part(name: str, payload: bytes, *, compression: int = zipfile.ZIP
 
 
 def _zip_bomb_docx() -> bytes:
-    """A DOCX whose document part inflates to 2 GB of spaces inside a few MB (streamed, never in memory)."""
+    """A DOCX whose document part inflates to 1 GB of spaces inside about 1 MB (written streamed)."""
     src = zipfile.ZipFile(io.BytesIO(_docx_bytes(["Texte."])))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
         for item in src.infolist():
             if item.filename == "word/document.xml":
-                with out.open(zipfile.ZipInfo(item.filename), "w", force_zip64=True) as part:
+                info = zipfile.ZipInfo(item.filename)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with out.open(info, "w", force_zip64=True) as part:
                     part.write(src.read(item.filename)[:-30])
                     block = b" " * (1 << 20)
-                    for _ in range(2048):
+                    for _ in range(1024):
                         part.write(block)
             else:
                 out.writestr(item, src.read(item.filename))
@@ -103,7 +105,7 @@ def make_hostile(root: Path) -> Expected:
         path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         expect[name] = outcome
 
-    good_pdf = _pdf_bytes(GOOD_TEXT * 3, pages=2)
+    good_pdf = _pdf_bytes(GOOD_TEXT * 3)
     # --- PDF
     put("pdf/corrompu.pdf", b"%PDF-1.7\n" + rng.randbytes(20_000), ("error", "PDF"))
     put("pdf/tronque.pdf", good_pdf[: len(good_pdf) // 2], ("error", "PDF"))
@@ -130,7 +132,7 @@ def make_hostile(root: Path) -> Expected:
     put("texte/utf16-sans-bom.txt", ("Coopération : " + GOOD_TEXT).encode("utf-16-le"), ("ok", 1))
     put("texte/utf16-be-sans-bom.md", ("Réseau fictif : " + GOOD_TEXT).encode("utf-16-be"), ("ok", 1))
     put("texte/utf16-avec-bom.txt", ("Énergie partagée : " + GOOD_TEXT).encode("utf-16"), ("ok", 1))
-    put("texte/octets-nuls.txt", (GOOD_TEXT[:80] + "\x00\x00" + GOOD_TEXT[80:] + "\x00").encode(), ("ok", 1))
+    put("texte/octets-nuls.txt", (GOOD_TEXT[:80] + "\x00\x00" + GOOD_TEXT[80:] * 3 + "\x00").encode(), ("ok", 1))
     put("texte/binaire.txt", rng.randbytes(30_000), ("error", "binaire"))
     put("texte/vide.md", b"", ("error", "vide"))
     put("texte/blancs.txt", b" \n\t\n   \n", ("error", "vide"))
@@ -144,7 +146,7 @@ def make_hostile(root: Path) -> Expected:
     put("texte/annexe.meta.yaml", "title: [oups\n", ("skip", 0))
     # --- names
     put("noms/retour\nà la ligne.md", "# Nom avec retour à la ligne\n\n" + GOOD_TEXT, ("ok", 1))
-    put("noms/..∕..∕etc∕passwd.md", "# Nom qui imite un chemin\n\n" + GOOD_TEXT, ("ok", 1))
+    put("noms/rapport-..∕..∕etc∕passwd.md", "# Nom qui imite un chemin\n\n" + GOOD_TEXT, ("ok", 1))
     put("noms/format.exe.md", "# Extension trompeuse\n\n" + GOOD_TEXT, ("ok", 1))
     # --- HTML
     put("html/imbrique.html", "<html><body>" + "<div>" * 200_000 + GOOD_TEXT + "</div>" * 200_000
@@ -196,7 +198,7 @@ def bad_count(expect: Expected) -> int:
     record files (each bad line or row counts once)."""
     files = sum(1 for name, (kind, _) in expect.items() if kind != "skip" and not name.endswith(("bon.pdf",
                 "bon.docx", "bon.md")))
-    return files + 6 + 2  # mixte.jsonl: 6 bad lines; lignes-mixtes.csv: 2 bad rows
+    return files + 5 + 2  # mixte.jsonl: 5 bad lines; lignes-mixtes.csv: 2 bad rows
 
 
 if __name__ == "__main__":

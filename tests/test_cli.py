@@ -63,7 +63,7 @@ class TestWithRealModel:
 
     def test_errors_are_one_clear_line(self, env, tmp_path):
         bad = run(["ask", "Une question ?", "--filter", "pays=France"], env, 1)
-        assert bad.stderr.strip().count("\n") == 0 and "filtre inconnu" in bad.stderr
+        assert bad.stderr.strip().count("\n") == 0 and "Filtre inconnu" in bad.stderr
         assert "mal formé" in run(["ask", "Une question ?", "--filter", "region"], env, 1).stderr
         assert "vide" in run(["ask", "   "], env, 1).stderr
         assert "introuvable" in run(["ingest", str(tmp_path / "absent")], env, 1).stderr

@@ -83,16 +83,18 @@ def filters_note(filters: dict[str, Any]) -> str:
     detected = {k: v for k, v in (filters or {}).get("detected", {}).items()}
     if not detected:
         return ""
-    text = describe_filters(detected)
+    text = as_chat(describe_filters(detected))  # values the index holds: shown as typed (this is Markdown)
     if filters.get("relaxed"):
         return (f"Filtres lus dans la question : {text} — trop peu de résultats avec ces filtres : ils servent "
                 "seulement à classer les résultats (ceux qui y correspondent d'abord).")
     return f"Filtres lus dans la question : {text}. Décochez « Lire les filtres dans la question » pour les retirer."
 
 
+# Document text may hold very long words (URLs, references, identifiers): they wrap instead of overflowing.
 CSS = """
 .seve-source, .seve-card {border:1px solid #d9e2d0; border-radius:8px; padding:8px 10px; margin-bottom:8px;
-  background:#fbfdf8}
+  background:#fbfdf8; overflow-wrap:anywhere; min-width:0}
+#seve-chat .message-content, #seve-ex-facets, #seve-filters {overflow-wrap:anywhere}
 .seve-type {font-size:0.8em; background:#e6efd9; color:#2f4a1d; border-radius:6px; padding:1px 6px; margin-left:4px}
 .seve-snippet {font-size:0.9em; color:#444; margin-top:4px}
 .seve-card-title {font-weight:600}
@@ -171,8 +173,9 @@ def build_ui(get_assistant: Callable[[], Assistant]) -> gr.Blocks:
         facets = []
         for key, label in (("region", "Région"), ("domaine", "Domaine"), ("acteurs", "Acteurs"), ("annee", "Année")):
             counts = found["facets"].get(key, {})
-            if counts:
-                facets.append(f"**{label}** : " + ", ".join(f"{v} ({n})" for v, n in list(counts.items())[:15]))
+            if counts:  # the values come from documents: shown as typed, never as Markdown or HTML
+                shown = ", ".join(f"{as_chat(value)} ({n})" for value, n in list(counts.items())[:15])
+                facets.append(f"**{label}** : {shown}")
         return head + cards, "\n\n".join(facets)
 
     def load_choices() -> tuple[Any, ...]:
