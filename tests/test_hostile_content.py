@@ -147,7 +147,10 @@ def assert_inert(report: dict[str, Any], watch: Watch, *expected: tuple[str, str
         assert area["spills"] == [], f"text overflows {spec}: {area['spills']}"
         assert area["wide"] == [], f"horizontal overflow in {spec}: {area['wide']}"
     for spec, text in expected:
-        assert text in report["areas"][spec]["text"], f"{text[:80]!r} is not shown as text in {spec}"
+        shown = report["areas"][spec]["text"]
+        if len(text) >= 1000:  # a giant word: the loader cuts it every 200 characters (spaces in between)
+            text, shown = "".join(text.split()), "".join(shown.split())
+        assert text in shown, f"{text[:80]!r} is not shown as text in {spec}"
 
 
 class Watch:
