@@ -64,3 +64,13 @@ def make_assistant(data_dir: Path, ingestor: Ingestor, **overrides) -> Assistant
     writer = ingestor.store
     return Assistant(settings, ingestor.embedder, writer.vector, writer.lexical,  # type: ignore[attr-defined]
                      gate=fake_gate())
+
+
+def mini_assistant(tmp: Path):
+    """An assistant over a fresh copy of tests/data/mini, ingested with the hash embedder (the API tests' own)."""
+    import shutil
+
+    shutil.copytree(Path(__file__).parent / "data" / "mini", tmp / "c")
+    ing = make_ingestor(tmp / "d")
+    ing.ingest([tmp / "c"])
+    return make_assistant(tmp / "d", ing)

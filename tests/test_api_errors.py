@@ -1,7 +1,6 @@
 """Every error in one format, `{"error", "message"}`, in the asked language: unknown routes (404), wrong methods
 (405), request validation (no pydantic English in a French message), filters, and an unknown region named."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_api
 from index.filters import REGIONS, FilterError, normalize_filters
-from tests.fakes import make_assistant, make_ingestor
+from tests.fakes import mini_assistant
 
 MINI = Path(__file__).parent / "data" / "mini"
 # Words of pydantic's own (English) messages that must never reach a French message.
@@ -18,11 +17,8 @@ PYDANTIC_ENGLISH = ("Field required", "Input should", "valid ", "String should",
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api-errors")
-    shutil.copytree(MINI, tmp / "c")
-    ing = make_ingestor(tmp / "d")
-    ing.ingest([tmp / "c"])
-    app = create_api(lambda: make_assistant(tmp / "d", ing))
+    assistant = mini_assistant(tmp_path_factory.mktemp("api-errors"))
+    app = create_api(lambda: assistant)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -123,10 +119,8 @@ def test_the_served_app_with_gradio_keeps_the_api_error_format(tmp_path):
     """`seve serve` mounts Gradio at /: an unknown /api address must still get the API's format, not Gradio's."""
     from ui.server import create_app
 
-    shutil.copytree(MINI, tmp_path / "c")
-    ing = make_ingestor(tmp_path / "d")
-    ing.ingest([tmp_path / "c"])
-    app = create_app(lambda: make_assistant(tmp_path / "d", ing))
+    assistant = mini_assistant(tmp_path)
+    app = create_app(lambda: assistant)
     with TestClient(app, raise_server_exceptions=False) as c:
         assert _error(c.get("/api/nope"), 404).startswith("Ressource introuvable : /api/nope")
         assert _error(c.post("/api/nope/deeper?lang=en"), 404).startswith("Not found: /api/nope/deeper")

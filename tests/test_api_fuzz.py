@@ -3,7 +3,6 @@ route): no 5xx, and every error is `{"error", "message"}` in the language the re
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from assistant.api import create_api
-from tests.fakes import make_assistant, make_ingestor
+from tests.fakes import mini_assistant
 
 MINI = Path(__file__).parent / "data" / "mini"
 EXAMPLES = 25  # per route, language and mode: bounded, so the suite stays fast
@@ -25,12 +24,9 @@ NOT_ENGLISH = ("attendu", "champ", "Requête", "inconnu", "introuvable", "permis
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fuzz")
-    shutil.copytree(MINI, tmp / "c")
-    ing = make_ingestor(tmp / "d")
-    ing.ingest([tmp / "c"])
-    app = create_api(lambda: make_assistant(tmp / "d", ing))
-    app.state.assistant = make_assistant(tmp / "d", ing)
+    assistant = mini_assistant(tmp_path_factory.mktemp("fuzz"))
+    app = create_api(lambda: assistant)
+    app.state.assistant = assistant  # schemathesis calls the app without running its lifespan
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
