@@ -10,7 +10,6 @@ from assistant.api import create_api
 from index.filters import REGIONS, FilterError, normalize_filters
 from tests.fakes import mini_assistant
 
-MINI = Path(__file__).parent / "data" / "mini"
 # Words of pydantic's own (English) messages that must never reach a French message.
 PYDANTIC_ENGLISH = ("Field required", "Input should", "valid ", "String should", "List should", "Extra inputs")
 

@@ -14,7 +14,6 @@ from schemathesis import GenerationMode
 from assistant.api import create_api
 from tests.fakes import mini_assistant
 
-MINI = Path(__file__).parent / "data" / "mini"
 EXAMPLES = 25  # per route, language and mode: bounded, so the suite stays fast
 SEEN: dict[str, int] = {"cases": 0, "5xx": 0}
 # Words that tell a message's language: pydantic's English in a French message, French in an English one.
