@@ -1,7 +1,6 @@
 """Every error in one format, `{"error", "message"}`, in the asked language: unknown routes (404), wrong methods
 (405), request validation (no pydantic English in a French message), filters, and an unknown region named."""
 
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient

@@ -3,8 +3,6 @@ route): no 5xx, and every error is `{"error", "message"}` in the language the re
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
