@@ -24,9 +24,32 @@ class IndexWriter:
         before = self.vector.version()
         version = self.vector.upsert(chunks, vectors)
         failpoint("writer.upsert.between")  # in Chroma, not yet in the lexical copy
-        # the metadata as Chroma keeps it, so this copy and the ones synced from Chroma filter alike
-        self.lexical.upsert([Chunk(c.doc_id, c.text, c.start, c.end, stored_metadata(c.metadata)) for c in chunks])
+        self.lexical.upsert([_lexical_chunk(c) for c in chunks])
         self._mark(before, version)
+
+    def reuse(self, chunks: Sequence[Chunk]) -> set[str]:
+        """The ids of those chunks Chroma holds already, whose vectors are therefore neither computed nor written
+        again. (Writing again a vector Chroma holds can leave it out of search results, chroma-core/chroma#7758;
+        a run after a crash used to do that.) A kept chunk stored with other metadata (a front-matter edit) gets
+        its metadata rewritten; one the lexical copy lacks (a run killed between the two writes) is added. A
+        chunk whose title changed is not kept: its vector is computed again."""
+        if not chunks:
+            return set()
+        stored = {h.chunk_id: h for h in self.vector.chunks([c.id for c in chunks])}
+        # a new title changes what the model reads (ingest.pipeline.embedding_text): such a vector is redone
+        kept = [c for c in chunks if c.id in stored
+                and str(stored[c.id].metadata.get("title") or "") == str(c.metadata.get("title") or "")]
+        stale = [c for c in kept if stored[c.id].metadata != stored_metadata(c.metadata)]
+        before = self.vector.version()
+        version = self.vector.update_metadata(stale) if stale else before
+        failpoint("writer.reuse.between")
+        copies = self.lexical.chunks_by_id([c.id for c in kept])
+        fix = [c for c in kept if c.id not in copies or copies[c.id].metadata != stored_metadata(c.metadata)]
+        if fix:
+            self.lexical.upsert([_lexical_chunk(c) for c in fix])
+        if stale:
+            self._mark(before, version)
+        return {c.id for c in kept}
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         before = self.vector.version()
@@ -59,6 +82,11 @@ class IndexWriter:
         if self.lexical.sentence_count() or not self.lexical.count():
             return []
         return list(self.lexical.chunk_texts())
+
+
+def _lexical_chunk(chunk: Chunk) -> Chunk:
+    """The chunk with its metadata as Chroma keeps it, so this copy and the ones synced from Chroma filter alike."""
+    return Chunk(chunk.doc_id, chunk.text, chunk.start, chunk.end, stored_metadata(chunk.metadata))
 
 
 def rrf(rankings: Sequence[Sequence[ScoredChunk]], k: int = 60, weights: Sequence[float] | None = None,

@@ -145,6 +145,17 @@ class ChromaStore:
             failpoint("chroma.upsert.after")  # written, the new version not yet published
         return self._publish(seq)
 
+    def update_metadata(self, chunks: Sequence[Chunk]) -> int:
+        """Rewrite the metadata of stored chunks, their vectors untouched (a front-matter edit), then publish a
+        new index version (returned)."""
+        seq = self.version() + 1
+        for i in range(0, len(chunks), 1000):
+            part = chunks[i:i + 1000]
+            self._call("update", ids=[c.id for c in part],
+                       metadatas=[{**_chroma_metadata(c), SEQ_KEY: seq} for c in part])
+            failpoint("chroma.update.after")
+        return self._publish(seq)
+
     def delete(self, chunk_ids: Sequence[str]) -> int:
         for i in range(0, len(chunk_ids), 1000):
             failpoint("chroma.delete.before")

@@ -29,7 +29,7 @@ class _Pending:
     doc: SourceDocument
     chunks: list[Chunk]
     old_ids: set[str]
-    reusable: set[str]
+    reusable: set[str]  # written whole by an earlier finished run (what a store that cannot check relies on)
 
 
 class ChunkStore(Protocol):
@@ -110,7 +110,8 @@ class Ingestor:
             failpoint("chunk.document")
             prev = self.manifest.get(doc.id)
             old_ids = set(prev.chunk_ids) if prev else set()
-            # chunks of a fully written earlier version are in the store already: never embed them twice
+            # chunks of a fully written earlier version are in the store already: never embed them twice (a run
+            # killed halfway wrote some too: the store tells which, see _flush)
             reusable = old_ids if prev and prev.state == "done" else set()
             self.manifest.put(ManifestEntry(doc.id, doc.source, self._path_of(doc), self._hash(doc),
                                             tuple(sorted(old_ids | {c.id for c in chunks})), "pending"))
@@ -124,14 +125,23 @@ class Ingestor:
             self._flush(batch, report)
 
     def _flush(self, batch: list[_Pending], report: IngestReport) -> None:
-        to_embed = [c for item in batch for c in item.chunks if c.id not in item.reusable]
+        reuse = getattr(self.store, "reuse", None)
+        if reuse is not None:
+            # chunks of an earlier version, finished or cut by a crash, that the store holds: their vectors stay
+            # (their metadata is brought up to date by the store)
+            kept = reuse([c for item in batch for c in item.chunks if c.id in item.old_ids])
+        else:
+            kept = {cid for item in batch for cid in item.reusable}
+        to_embed = [c for item in batch for c in item.chunks if c.id not in kept]
         if to_embed:
             failpoint("embed.before")
             vectors = self.embedder.embed_passages([embedding_text(c) for c in to_embed])
             failpoint("embed.after")
             self.store.upsert(to_embed, vectors)
             report.chunks_added += len(to_embed)
-            self._embed_sentences(to_embed)
+        # also the sentences of kept chunks: a run killed after writing a chunk may not have embedded them
+        # (known sentences are skipped)
+        self._embed_sentences([c for item in batch for c in item.chunks])
         for item in batch:
             stale = sorted(item.old_ids - {c.id for c in item.chunks})
             if stale:

@@ -47,7 +47,8 @@ PHASES: dict[str, tuple[str, ...]] = {
     "loading": ("load.document", "chunk.document"),
     "embedding": ("embed.before", "embed.after"),
     "chroma": ("chroma.upsert.before", "chroma.upsert.after", "chroma.publish.after", "chroma.delete.before",
-               "chroma.delete.after", "writer.upsert.between", "writer.delete.between"),
+               "chroma.delete.after", "chroma.update.after", "writer.upsert.between", "writer.delete.between",
+               "writer.reuse.between"),
     "lexical": ("lexical.upsert.mid", "lexical.delete.mid"),
     "manifest": ("manifest.pending", "manifest.done"),
     "sentences": ("sentences.before", "sentences.after"),
@@ -63,8 +64,9 @@ PARTNERS = ["la mairie", "une fondation d'entreprise", "le département", "une a
             "un lycée agricole", "une banque mutualiste", "la caisse d'allocations familiales", "un bailleur social"]
 
 
-def generated_doc(i: int, edit: int = 0) -> str:
-    """A short fictional case study (a few chunks, distinct sentences); `edit` changes its second paragraph."""
+def generated_doc(i: int, edit: int = 0, region: str = "") -> str:
+    """A short fictional case study (a few chunks, distinct sentences); `edit` changes its second paragraph,
+    `region` only its front matter."""
     town, theme = TOWNS[i % len(TOWNS)], THEMES[i % len(THEMES)]
     paragraphs = [f"# Fiche {i} : {theme} à {town}"]
     for p in range(3):
@@ -77,16 +79,18 @@ def generated_doc(i: int, edit: int = 0) -> str:
             f"Chaque trimestre, un comité de suivi de la fiche {i} examine {p + 3} indicateurs et publie un bilan "
             f"ouvert aux habitants du quartier {p + 1} de {town}."
         )
-    return "---\ntitle: " + f"Fiche {i} à {town}\ndoc_type: exemple\n---\n" + "\n\n".join(paragraphs) + "\n"
+    front = f"title: Fiche {i} à {town}\ndoc_type: exemple\n" + (f"region: {region}\n" if region else "")
+    return f"---\n{front}---\n" + "\n\n".join(paragraphs) + "\n"
 
 
 def corpus_files(version: str) -> dict[str, str]:
     """The files of the test corpus: version "a", then "b" (one file changed, one removed, one record dropped,
-    two files added, one appended to)."""
+    two files added, one appended to, one whose front matter only changed)."""
     files = {p.name: p.read_text(encoding="utf-8") for p in MINI.iterdir()}
     files.update({f"fiche{i}.md": generated_doc(i) for i in range(6)})
     if version == "b":
         files["fiche2.md"] = generated_doc(2, edit=1)
+        files["fiche3.md"] = generated_doc(3, region="Bretagne")
         del files["fiche5.md"]
         files["jardins.jsonl"] = files["jardins.jsonl"].splitlines()[0] + "\n"
         files["odd17.txt"] += "\nUne phrase ajoutée pour la version b du corpus.\n"
@@ -136,13 +140,18 @@ class Snapshot:
     manifest: dict[str, tuple[str, tuple[str, ...]]]  # doc id -> (state, chunk ids)
     documents: int  # the count /api/health reports
     sentences: set[str]  # keys of the stored sentence vectors
+    chroma_meta: dict[str, dict]  # chunk id -> metadata in Chroma (without the bookkeeping keys)
+    lexical_meta: dict[str, dict]  # chunk id -> metadata in the lexical index
 
 
 def snapshot(data_dir: Path) -> Snapshot:
     with chromadb.PersistentClient(str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)) \
             as client:
         collection = client.get_collection("seve")
-        ids = collection.get(include=[])["ids"]
+        stored = collection.get(include=["metadatas"])
+        ids = stored["ids"]
+        chroma_meta = {cid: {k: v for k, v in m.items() if k not in ("seq", "doc_id", "start", "end")}
+                       for cid, m in zip(ids, stored["metadatas"], strict=True)}
         documents = int((collection.metadata or {}).get("documents", 0))
         vector_ids: set[str] = set()
         if ids:
@@ -150,12 +159,14 @@ def snapshot(data_dir: Path) -> Snapshot:
             found = collection.query(query_embeddings=[probe], n_results=len(ids), include=["distances"])
             vector_ids = set(found["ids"][0])
     with _read_only(data_dir / "lexical-seve.sqlite") as db:
-        lexical_ids = [r[0] for r in db.execute("SELECT id FROM chunks")]
+        rows = db.execute("SELECT id, metadata FROM chunks").fetchall()
+        lexical_ids = [r[0] for r in rows]
+        lexical_meta = {r[0]: json.loads(r[1]) for r in rows}
         sentences = {r[0] for r in db.execute("SELECT key FROM sentences")}
     with _read_only(data_dir / "manifest-seve.sqlite") as db:
         manifest = {r[0]: (r[2], tuple(json.loads(r[1]))) for r in db.execute("SELECT doc_id, chunk_ids, state "
                                                                                  "FROM docs")}
-    return Snapshot(ids, vector_ids, lexical_ids, manifest, documents, sentences)
+    return Snapshot(ids, vector_ids, lexical_ids, manifest, documents, sentences, chroma_meta, lexical_meta)
 
 
 class _read_only:  # noqa: N801 - used as a context manager, like open()
@@ -177,6 +188,9 @@ def assert_same_index(got: Snapshot, want: Snapshot) -> None:
     assert chroma == reference, f"Chroma: {len(chroma - reference)} orphan(s), {len(reference - chroma)} missing"
     assert lexical == reference, f"lexical: {len(lexical - reference)} orphan(s), {len(reference - lexical)} missing"
     assert got.vector_ids == reference, "the vector index does not hold exactly the stored chunks"
+    assert got.chroma_meta == want.chroma_meta, "chunk metadata in Chroma differs from a clean ingest's"
+    assert got.lexical_meta == want.lexical_meta == want.chroma_meta, \
+        "chunk metadata in the lexical index differs from a clean ingest's"
     pending = sorted(d for d, (state, _) in got.manifest.items() if state != "done")
     assert not pending, f"manifest rows not done: {pending}"
     assert got.manifest == want.manifest, "the manifest differs from a clean ingest's"

@@ -95,6 +95,7 @@ def test_interrupted_run_is_completed_by_the_next(tmp_path, corpus):
     with pytest.raises(KeyboardInterrupt):
         ing.ingest([corpus])
     assert any(e.state == "pending" for e in ing.manifest.entries())
+    written = set(ing.store.vector.ids())
     # a new process: new objects over the same data dir
     embedder = CountingEmbedder()
     again = make_ingestor(data, embedder, chunk_size=30, store=make_store(data, embedder))
@@ -104,6 +105,66 @@ def test_interrupted_run_is_completed_by_the_next(tmp_path, corpus):
     fresh = make_ingestor(tmp_path / "fresh", chunk_size=30)
     fresh.ingest([corpus])
     assert _consistent(again) == _consistent(fresh)
+    # what the cut run wrote is kept, not embedded and written again (Chroma can lose a rewritten vector from
+    # its search results, chroma-core/chroma#7758)
+    assert written and report["chunks_added"] == len(_consistent(fresh)) - len(written)
+    every = again.store.vector._collection.get(include=["embeddings"])
+    for cid, vector in zip(every["ids"], every["embeddings"], strict=True):
+        assert again.store.vector.query(vector, 1)[0].chunk_id == cid  # each chunk is found by its own vector
+
+
+def _metadata(ingestor) -> dict[str, dict]:
+    """Chunk id -> metadata, from Chroma and from the lexical copy (they must agree)."""
+    got = ingestor.store.vector._collection.get(include=["metadatas"])
+    chroma = {cid: {k: v for k, v in m.items() if k not in ("seq", "doc_id", "start", "end")}
+              for cid, m in zip(got["ids"], got["metadatas"], strict=True)}
+    lexical = {cid: hit.metadata for cid, hit in ingestor.store.lexical.chunks_by_id(list(chroma)).items()}
+    assert chroma == lexical
+    return chroma
+
+
+def test_a_front_matter_edit_rewrites_the_metadata_not_the_vectors(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data")
+    ing.ingest([corpus])
+    before = _metadata(ing)
+    target = corpus / "mecenat.md"
+    text = target.read_text(encoding="utf-8")
+    assert "region: National\n" in text and "Bretagne" not in text
+    target.write_text(text.replace("region: National\n", "region: Bretagne\n"), encoding="utf-8")
+    ing.embedder.passages.clear()
+    report = ing.ingest([corpus]).as_dict()
+    assert report["chunks_added"] == 0 and report["unchanged"] == 3 and ing.embedder.passages == []
+    metadata = _metadata(ing)
+    doc = [cid for cid, m in metadata.items() if m.get("title") == "Le mécénat de compétences en bref"]
+    assert doc and all(metadata[cid]["region"] == "Bretagne" for cid in doc)
+    assert metadata.keys() == before.keys()  # the same chunks, the other documents' metadata untouched
+    assert {cid: m for cid, m in metadata.items() if cid not in doc} == \
+        {cid: m for cid, m in before.items() if cid not in doc}
+    # a filter on the new region finds the document; on the old one, no longer
+    assert set(doc) <= set(ing.store.lexical.matching({"region": ["Bretagne"]})[0])
+    assert not set(doc) & set(ing.store.lexical.matching({"region": ["National"]})[0])
+    fresh = make_ingestor(tmp_path / "fresh")
+    fresh.ingest([corpus])
+    assert _metadata(fresh) == metadata
+
+
+def test_a_new_title_is_embedded_again(tmp_path, corpus):
+    ing = make_ingestor(tmp_path / "data")
+    ing.ingest([corpus])
+    target = corpus / "mecenat.md"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("title: Le mécénat de compétences en bref", "title: Le mécénat de compétences"),
+                      encoding="utf-8")
+    report = ing.ingest([corpus]).as_dict()
+    assert report["chunks_added"] > 0
+    fresh = make_ingestor(tmp_path / "fresh")
+    fresh.ingest([corpus])
+    assert _metadata(fresh) == _metadata(ing)
+    ids = sorted(_metadata(ing))
+    assert ids == sorted(_metadata(fresh))
+    mine = ing.store.vector._collection.get(ids=ids, include=["embeddings"])
+    theirs = fresh.store.vector._collection.get(ids=ids, include=["embeddings"])
+    assert [list(v) for v in mine["embeddings"]] == [list(v) for v in theirs["embeddings"]]
 
 
 def test_bad_files_do_not_stop_the_rest(tmp_path):
