@@ -15,6 +15,7 @@ from assistant.models import Answer, Citation
 from assistant.question import Question, read_question
 from index.store import ScoredChunk
 from ingest.models import fold
+from ingest.structure import strip_inline_markup
 
 _STOP = set(
     "le la les un une des de du d l et en à au aux pour par sur dans avec est sont qui que quoi quel quelle "
@@ -31,12 +32,11 @@ def content_terms(text: str) -> set[str]:
 
 
 _MARKUP_LINE = re.compile(r"(?m)^[ \t]{0,3}(?:#{1,6}[ \t]+|[-*+•][ \t]+|>[ \t]?)")
-_MARKUP_INLINE = re.compile(r"\*\*|__|`")
 
 
 def plain(text: str) -> str:
     """Text without Markdown markup (headings, list markers, bold), on one line: what a reader sees."""
-    return " ".join(_MARKUP_INLINE.sub("", _MARKUP_LINE.sub("", text)).split())
+    return " ".join(strip_inline_markup(_MARKUP_LINE.sub("", text)).split())
 
 
 def snippet_of(chunk: ScoredChunk, limit: int = SNIPPET_CHARS) -> str:

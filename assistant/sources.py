@@ -184,7 +184,8 @@ def _body(text: str, lo: int | None, hi: int | None, markdown: bool, label: str)
 def render_source_page(view: SourceView, start: int | None, end: int | None, lang: Lang = "fr") -> str:
     """The page of one document; [start, end) (document offsets) is highlighted and scrolled to (#cite)."""
     text = view.text
-    markdown = public_source(view.metadata).split("#", 1)[0].lower().endswith((".md", ".markdown"))
+    # Markdown files, and web pages, whose headings the loader writes as Markdown ones (ingest.html)
+    markdown = public_source(view.metadata).split("#", 1)[0].lower().endswith((".md", ".markdown", ".html", ".htm"))
     lo = hi = None
     if start is not None and end is not None and end > start:
         lo = min(max(start - view.origin, 0), len(text))

@@ -25,7 +25,13 @@ _NOISE = re.compile(r"^\s*(?:\d{1,4}|p\. ?\d+|\d+ ?/ ?\d+)\s*$|\bpage \d+( sur \
 _END = re.compile(r"[.!?…:;»\")]\s*$")
 _BOLD_LINE = re.compile(r"^[ \t]*(?:\*\*|__)[^*_\n]{2,80}(?:\*\*|__)[ \t]*:?[ \t]*$")
 _BOLD_LEAD = re.compile(r"^[ \t]*(?:\*\*|__)[^*_\n]{2,80}(?:\*\*|__)")
-_MARKUP = re.compile(r"\*\*|__|`")
+# bold (** anywhere; __ only around words, so that snake__case or __init__ keep theirs) and code marks
+_MARKUP = re.compile(r"\*\*|`|(?<![\w_])__(?=[^\s_])|(?<=[^\s_])__(?![\w_])")
+
+
+def strip_inline_markup(text: str) -> str:
+    """Text without the Markdown marks a reader does not see: bold, underscore bold, code."""
+    return _MARKUP.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ def clean(text: str) -> str:
     """One line of plain text: markup and list markers removed, hyphenated words joined."""
     text = re.sub(r"(\w)-\n[ \t]*(?=[a-zà-ÿ])", r"\1", text)
     text = _ITEM.sub("", text, count=1)
-    return " ".join(_MARKUP.sub("", text).split())
+    return " ".join(strip_inline_markup(text).split())
 
 
 def _looks_like_title(line: str, previous_blank: bool, following: str) -> bool:

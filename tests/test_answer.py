@@ -135,3 +135,16 @@ def test_concurrent_chats_do_not_mix_questions(assistant):
     with ThreadPoolExecutor(max_workers=6) as pool:
         got = list(pool.map(lambda q: (q, assistant.chat(q).answer), questions * 8))
     assert all(answer == expected[q] for q, answer in got)
+
+
+@pytest.mark.parametrize(("marked", "seen"), [
+    ("**gras** et __souligné__ ici", "gras et souligné ici"),
+    ("un `code` à lire", "un code à lire"),
+    ("la colonne snake__case et x__y__z", "la colonne snake__case et x__y__z"),  # underscores inside words stay
+    ("fin __mot__.", "fin mot."),
+])
+def test_plain_drops_emphasis_marks_not_underscores_inside_words(marked, seen):
+    from assistant.answer import plain
+    from ingest.structure import clean
+
+    assert plain(marked) == seen == clean(marked)

@@ -333,3 +333,15 @@ def test_source_view_shows_markdown_headings_and_bold_not_markup():
     assert "**" not in page and "/srv/" not in page
     plain = render_source_page(SourceView("d2", text, 0, {"title": "T", "source": "/srv/c/page.txt"}), None, None)
     assert "# Titre" in plain and "Le **mécénat**" in plain  # other formats are shown as they are
+
+
+def test_source_view_of_a_web_page_shows_its_headings_without_marks():
+    from assistant.sources import SourceView, render_source_page
+    from ingest.html import html_to_text
+
+    text, _ = html_to_text("<html><body><h1>Une page</h1><h2>Partie</h2><p>Du texte.</p></body></html>")
+    assert text.startswith("# Une page")  # the loader writes headings as Markdown ones
+    page = render_source_page(SourceView("d3", text, 0, {"title": "T", "source": "/srv/c/page.html"}), None, None)
+    body = page.split('<div class="doc">', 1)[1]
+    assert '<span class="h1">Une page</span>' in body and '<span class="h2">Partie</span>' in body
+    assert "# " not in body
