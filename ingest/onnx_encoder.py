@@ -138,10 +138,6 @@ class OnnxEmbedder:
         options.intra_op_num_threads = self.threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # inputs change shape with every text: without this, onnxruntime keeps a memory plan per shape and an
-        # arena sized for the largest, and a server's memory creeps up for many minutes (evals/soak.py)
-        options.enable_mem_pattern = False
-        options.enable_cpu_mem_arena = False
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._max = _max_tokens(self.model_dir)
         latin, ids = latin_tokenizer(self.model_dir)
