@@ -142,6 +142,7 @@ class OnnxEmbedder:
         self._max = _max_tokens(self.model_dir)
         latin, ids = latin_tokenizer(self.model_dir)
         latin.enable_truncation(self._max)
+        _small_word_cache(latin)
         self._latin, self._latin_ids = latin, ids
         self._pad = int(self._latin_ids[latin.token_to_id("<pad>")]) if latin.token_to_id("<pad>") is not None else 0
         config = self.model_dir / "config_sentence_transformers.json"
@@ -205,6 +206,7 @@ class OnnxEmbedder:
 
                 full = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
                 full.enable_truncation(self._max)
+                _small_word_cache(full)
                 self._full = full
         return self._full
 
@@ -225,8 +227,20 @@ class OnnxEmbedder:
                 counter = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
                 counter.no_truncation()
                 counter.no_padding()
+                _small_word_cache(counter)
                 self._counter = counter
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+
+# Words whose pieces a tokenizer remembers. The library's default, 10,000, made a server's memory grow for
+# 20 minutes as new words came (+7 MB, evals/soak.py); past the first words, Viterbi costs microseconds.
+WORD_CACHE = 1000
+
+
+def _small_word_cache(tokenizer: Any) -> None:
+    resize = getattr(tokenizer.model, "_resize_cache", None)  # tokenizers >= 0.20
+    if resize is not None:
+        resize(WORD_CACHE)
 
 
 LATIN_FILE = "tokenizer-latin.json"
