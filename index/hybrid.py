@@ -40,9 +40,11 @@ class IndexWriter:
         kept = [c for c in chunks if c.id in stored
                 and str(stored[c.id].metadata.get("title") or "") == str(c.metadata.get("title") or "")]
         stale = [c for c in kept if stored[c.id].metadata != stored_metadata(c.metadata)]
-        before = self.vector.version()
-        version = self.vector.update_metadata(stale) if stale else before
-        failpoint("writer.reuse.between")
+        before = version = 0
+        if stale:
+            before = self.vector.version()
+            version = self.vector.update_metadata(stale)
+            failpoint("writer.reuse.between")
         copies = self.lexical.chunks_by_id([c.id for c in kept])
         fix = [c for c in kept if c.id not in copies or copies[c.id].metadata != stored_metadata(c.metadata)]
         if fix:

@@ -25,7 +25,7 @@ _NOISE = re.compile(r"^\s*(?:\d{1,4}|p\. ?\d+|\d+ ?/ ?\d+)\s*$|\bpage \d+( sur \
 _END = re.compile(r"[.!?…:;»\")]\s*$")
 _BOLD_LINE = re.compile(r"^[ \t]*(?:\*\*|__)[^*_\n]{2,80}(?:\*\*|__)[ \t]*:?[ \t]*$")
 _BOLD_LEAD = re.compile(r"^[ \t]*(?:\*\*|__)[^*_\n]{2,80}(?:\*\*|__)")
-# bold (** anywhere; __ only around words, so that snake__case or __init__ keep theirs) and code marks
+# bold (** anywhere; __ only around words, as Markdown reads it, so that snake__case keeps its own) and code
 _MARKUP = re.compile(r"\*\*|`|(?<![\w_])__(?=[^\s_])|(?<=[^\s_])__(?![\w_])")
 
 

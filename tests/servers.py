@@ -10,7 +10,8 @@ from typing import Any
 
 from evals.serving import BIN, free_port, running, stop, wait_http
 
-__all__ = ["BIN", "CHROMIUM", "chroma_server", "chromium", "free_port", "redis_server", "running", "wait_http"]
+__all__ = ["BIN", "CHROMIUM", "chroma_server", "chromium", "free_port", "redis_server", "running", "seve_server",
+           "wait_http"]
 
 CHROMIUM = os.environ.get("SEVE_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags, Chromium keeps trying to reach Google's hosts on this closed network.
@@ -38,6 +39,21 @@ def chroma_server(path: Path) -> Iterator[str]:
     port = free_port()
     cmd = [str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     with running(cmd, f"http://127.0.0.1:{port}/api/v2/heartbeat", log=path.parent / "chroma.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def seve_server(corpus: Path, env: dict[str, str], log: Path) -> Iterator[str]:
+    """`seve ingest CORPUS`, then `seve serve` on a free loopback port (both with `env` over os.environ); yields
+    its URL. The server's output goes to `log`."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(corpus)], env={**os.environ, **env},
+                   check=True, capture_output=True)
+    port = free_port()
+    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    with running(cmd, f"http://127.0.0.1:{port}/api/health", env=env, log=log):
         yield f"http://127.0.0.1:{port}"
 
 

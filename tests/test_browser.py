@@ -1,13 +1,10 @@
 """The Gradio chat in a real browser: Debian's Chromium driven by Playwright against `seve serve`."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.servers import chromium, free_port, running
+from tests.servers import chromium, seve_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 MINI = Path(__file__).parent / "data" / "mini"
@@ -17,12 +14,8 @@ MINI = Path(__file__).parent / "data" / "mini"
 def server(converted_model_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("browser")
     env = {"SEVE_DATA_DIR": str(data), "SEVE_MODELS_DIR": str(converted_model_dir.parent)}
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(MINI)], env={**os.environ, **env},
-                   check=True, capture_output=True)
-    port = free_port()
-    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    with running(cmd, f"http://127.0.0.1:{port}/api/health", env=env, log=data / "serve.log"):
-        yield f"http://127.0.0.1:{port}"
+    with seve_server(MINI, env, data / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import chromium, free_port, running
+from tests.servers import chromium, seve_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 HOSTILE = Path(__file__).parent / "data" / "hostile"
@@ -171,12 +168,8 @@ class Watch:
 def server(converted_model_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("hostile")
     env = {"SEVE_DATA_DIR": str(data), "SEVE_MODELS_DIR": str(converted_model_dir.parent)}
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(HOSTILE)], env={**os.environ, **env},
-                   check=True, capture_output=True)
-    port = free_port()
-    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    with running(cmd, f"http://127.0.0.1:{port}/api/health", env=env, log=data / "serve.log"):
-        yield f"http://127.0.0.1:{port}"
+    with seve_server(HOSTILE, env, data / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import chromium, free_port, running
+from tests.servers import chromium, free_port, seve_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,12 +59,8 @@ def seve(converted_model_dir, tmp_path_factory):
     subprocess.run(["cp", "-r", str(MINI), str(corpus)], check=True)
     (corpus / "piege.md").write_text(HOSTILE, encoding="utf-8")
     env = {"SEVE_DATA_DIR": str(data / "index"), "SEVE_MODELS_DIR": str(converted_model_dir.parent)}
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(corpus)], env={**os.environ, **env},
-                   check=True, capture_output=True)
-    port = free_port()
-    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    with running(cmd, f"http://127.0.0.1:{port}/api/health", env=env, log=data / "serve.log"):
-        yield f"http://127.0.0.1:{port}", env
+    with seve_server(corpus, env, data / "serve.log") as url:
+        yield url, env
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
